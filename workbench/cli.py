@@ -1,0 +1,98 @@
+"""`workbench` command line: run, setup, lab (sweep and export build on the same pieces)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import params as P
+from . import runner
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evol-Instruct Workbench")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    params_file: Annotated[Optional[Path], typer.Argument(help="params YAML, e.g. params/default.yaml")] = None,
+    stages: Annotated[Optional[str], typer.Option(help="comma-separated subset, e.g. 02_evolve,03_filter")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override SECTION.KEY=VALUE (repeatable)")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="run folder to continue; done stages are skipped")] = None,
+    outputs: Annotated[Path, typer.Option(help="where runs/ and cache/ live")] = Path("outputs"),
+):
+    """Run the pipeline notebooks with Papermill into a new (or resumed) run folder."""
+    sets = list(set_ or [])
+    try:
+        if resume is not None:
+            the_run = runner.open_run(resume)
+            if params_file is not None or sets:
+                wanted = P.load(params_file, sets) if params_file else P.validate(
+                    P.apply_sets(the_run.manifest["params"], sets), f"--resume {resume}")
+                if P.params_hash(wanted) != the_run.manifest["params_hash"]:
+                    _fail(f"params differ from the run being resumed ({resume}); start a new run instead")
+        else:
+            if params_file is None:
+                _fail("give a params file (e.g. params/default.yaml) or --resume RUN_DIR")
+            resolved = P.load(params_file, sets)
+        selected = runner.select_stages(stages)
+    except P.ParamsError as e:
+        _fail(str(e))
+    except Exception as e:  # unreadable notebook parameters etc.: still before any work
+        _fail(f"{type(e).__name__}: {e}")
+    if resume is None:
+        the_run = runner.create_run(resolved, outputs, str(params_file), sets)
+    typer.echo(f"run folder: {the_run.dir}")
+    try:
+        runner.run_pipeline(the_run, selected, log=typer.echo)
+    except runner.StageFailed as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"finished: {the_run.dir}")
+
+
+@app.command()
+def validate(
+    params_file: Path,
+    set_: Annotated[Optional[list[str]], typer.Option("--set")] = None,
+):
+    """Check a params file against the notebooks' parameters cells without running anything."""
+    try:
+        resolved = P.load(params_file, list(set_ or []))
+    except P.ParamsError as e:
+        _fail(str(e))
+    typer.echo(f"{params_file}: ok (params hash {P.params_hash(resolved)})")
+
+
+@app.command()
+def setup(rebuild: bool = typer.Option(False, help="dequantise the embedded model again")):
+    """Prepare the embedded model: dequantise the shipped GGUF once and cache it as safetensors."""
+    from .llm.hf import embedded_model_dir, model_cache_dir
+
+    path = embedded_model_dir(rebuild=rebuild)
+    marker = model_cache_dir() / ".embedded-ready"
+    marker.write_text(str(path) + "\n")
+    typer.echo(f"embedded model ready: {path}")
+
+
+@app.command()
+def lab(port: int = typer.Option(8888), no_browser: bool = typer.Option(True)):
+    """Open JupyterLab on notebooks/ with the project kernel; .py notebooks open as notebooks."""
+    args = [sys.executable, "-m", "jupyter", "lab", f"--port={port}",
+            f"--ServerApp.root_dir={P.REPO_ROOT / 'notebooks'}"]
+    if no_browser:
+        args.append("--no-browser")
+    env = dict(os.environ)
+    raise typer.Exit(subprocess.call(args, env=env))
+
+
+if __name__ == "__main__":
+    app()

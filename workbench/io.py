@@ -1,0 +1,102 @@
+"""Files that survive a kill: atomic writes, and JSON Lines that name the bad line.
+
+Every file the workbench writes goes through `atomic_write_text` (temp file in the same
+folder, fsync, rename), so a reader sees either the old file or the whole new one, never
+a truncated one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+
+class BadLineError(ValueError):
+    """A line of a data file could not be read; the message names file and line."""
+
+    def __init__(self, path: Path | str, line: int, why: str):
+        self.path, self.line, self.why = str(path), line, why
+        super().__init__(f"{path}:{line}: {why}")
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path | str, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def read_json(path: Path | str):
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise BadLineError(path, e.lineno, f"invalid JSON: {e.msg}") from None
+
+
+def write_jsonl(path: Path | str, rows: Iterable[dict]) -> int:
+    lines = [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    return len(lines)
+
+
+def iter_jsonl(path: Path | str, on_bad_line: str = "fail", skipped: list | None = None) -> Iterator[dict]:
+    for _, obj in iter_jsonl_numbered(path, on_bad_line, skipped):
+        yield obj
+
+
+def iter_jsonl_numbered(path: Path | str, on_bad_line: str = "fail", skipped: list | None = None) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, dict) per non-empty line.
+
+    on_bad_line="fail" raises BadLineError naming file and line; "skip" appends
+    (line, why) to `skipped` and goes on, so the caller can count and report it.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, start=1):
+            why = None
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                why = f"not valid UTF-8 ({e.reason} at byte {e.start})"
+            else:
+                if not text.strip():
+                    continue
+                try:
+                    obj = json.loads(text)
+                except json.JSONDecodeError as e:
+                    why = f"invalid JSON: {e.msg} (column {e.colno})"
+                else:
+                    if isinstance(obj, dict):
+                        yield n, obj
+                        continue
+                    why = f"expected a JSON object, got {type(obj).__name__}"
+            if on_bad_line == "skip" and skipped is not None:
+                skipped.append({"line": n, "why": why})
+            elif on_bad_line == "skip":
+                continue
+            else:
+                raise BadLineError(path, n, why)
+
+
+def read_jsonl(path: Path | str, on_bad_line: str = "fail", skipped: list | None = None) -> list[dict]:
+    return list(iter_jsonl(path, on_bad_line, skipped))

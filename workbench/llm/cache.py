@@ -1,0 +1,70 @@
+"""Content-addressed response cache in sqlite.
+
+Key = sha256 of (model id, full messages, decoding params, sample index). Each batch is
+committed in its own transaction, so a kill loses at most the batch in flight and never
+leaves a half-written row (sqlite's journal rolls an interrupted transaction back).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from .base import Completion, GenParams, Messages
+
+
+def cache_key(model_id: str, messages: Messages, gen: GenParams, sample_index: int) -> str:
+    blob = json.dumps(
+        {"model": model_id, "messages": messages, "gen": gen.as_dict(), "sample": sample_index},
+        sort_keys=True, ensure_ascii=False,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, text TEXT,"
+            " prompt_tokens INTEGER, completion_tokens INTEGER, created REAL)"
+        )
+        self._db.commit()
+
+    def get_many(self, keys: list[str]) -> dict[str, Completion]:
+        found: dict[str, Completion] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, text, prompt_tokens, completion_tokens FROM responses WHERE key IN ({marks})",
+                    chunk,
+                ).fetchall()
+                for key, text, pt, ct in rows:
+                    found[key] = Completion(text, pt, ct, cached=True)
+        return found
+
+    def put_many(self, model_id: str, items: list[tuple[str, Completion]]) -> None:
+        now = time.time()
+        rows = [(k, model_id, c.text, c.prompt_tokens, c.completion_tokens, now) for k, c in items if c.ok]
+        if not rows:
+            return
+        with self._lock, self._db:  # one transaction per batch
+            self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

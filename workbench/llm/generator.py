@@ -1,0 +1,53 @@
+"""The one object stages call: cache in front of a backend, with call statistics."""
+
+from __future__ import annotations
+
+import time
+
+from .base import Backend, Completion, GenParams, Messages
+from .cache import ResponseCache, cache_key
+
+
+class Generator:
+    def __init__(self, backend: Backend, cache: ResponseCache | None = None):
+        self.backend = backend
+        self.cache = cache
+        self.stats = {
+            "model": backend.model_id, "calls": 0, "cache_hits": 0, "errors": 0,
+            "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0,
+        }
+
+    @property
+    def model_id(self) -> str:
+        return self.backend.model_id
+
+    def generate(self, prompts: list[Messages], gen: GenParams = GenParams(), sample_index: int = 0) -> list[Completion]:
+        """Completions in prompt order. Cached ones cost nothing; new ones are cached per chunk,
+        so a kill in the middle of a long list loses at most one chunk of work."""
+        keys = [cache_key(self.model_id, p, gen, sample_index) for p in prompts]
+        results: list[Completion | None] = [None] * len(prompts)
+        if self.cache is not None:
+            hits = self.cache.get_many(list(dict.fromkeys(keys)))
+            for i, k in enumerate(keys):
+                if k in hits:
+                    results[i] = hits[k]
+                    self.stats["cache_hits"] += 1
+        todo = [i for i, r in enumerate(results) if r is None]
+        chunk = max(1, int(getattr(self.backend, "chunk_size", 16)))
+        for start in range(0, len(todo), chunk):
+            idx = todo[start:start + chunk]
+            t0 = time.perf_counter()
+            outs = self.backend.generate([prompts[i] for i in idx], gen)
+            self.stats["seconds"] += time.perf_counter() - t0
+            self.stats["calls"] += len(idx)
+            for i, c in zip(idx, outs):
+                results[i] = c
+                self.stats["prompt_tokens"] += c.prompt_tokens
+                self.stats["completion_tokens"] += c.completion_tokens
+                self.stats["errors"] += 0 if c.ok else 1
+            if self.cache is not None:
+                self.cache.put_many(self.model_id, [(keys[i], results[i]) for i in idx])
+        return results  # type: ignore[return-value]
+
+    def ask(self, text: str, gen: GenParams = GenParams()) -> Completion:
+        return self.generate([[{"role": "user", "content": text}]], gen)[0]

@@ -1,0 +1,159 @@
+"""Params: one YAML file per run, validated strictly before any work starts.
+
+    include: base.yaml          # optional; this file's keys override the base's
+    run:      {name, seed, limit, model, ...}    # RUN_SECTION below
+    seed:     {...}             # keys of notebooks/01_seed.py's parameters cell
+    evolve:   {...}             # keys of notebooks/02_evolve.py's parameters cell
+
+Papermill alone only warns about an unknown parameter; here an unknown section or key, a
+wrong type or an impossible value is a ParamsError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+from .nbparams import Param, parse_params_source, read_params
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+# The run section, written like a parameters cell so it is parsed and checked the same way.
+RUN_SECTION = """
+name = "run"  # short name, part of the run folder name
+seed = 0  # run seed: sampling, op choice, shuffles [>=0]
+limit = 0  # cap on items each stage processes, for quick runs; 0 = no cap [>=0]
+model = "embedded"  # default model for every stage: embedded | hf:<path or name> | openai:<model>@<base_url>
+batch_size = 16  # prompts per generate() call for local models [>0]
+max_new_tokens = 256  # default cap on generated tokens per completion [>0]
+api_key_env = "OPENAI_API_KEY"  # env var holding the API key for openai: models (never written to disk)
+max_concurrency = 8  # parallel requests to an OpenAI-compatible server [>0]
+max_retries = 5  # retries per request on 429/5xx/timeouts [>=0]
+request_timeout = 120.0  # seconds before one request times out [>0]
+cache = True  # reuse cached model responses (outputs/cache/responses.sqlite)
+"""
+RUN_PARAMS: dict[str, Param] = parse_params_source(RUN_SECTION.strip("\n"), 1, "workbench/params.py:RUN_SECTION")
+
+
+class ParamsError(ValueError):
+    pass
+
+
+def stage_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Path]:
+    """{"seed": notebooks/01_seed.py, ...} for every pipeline stage that exists (00_explore is interactive)."""
+    out = {}
+    for path in sorted(notebooks_dir.glob("[0-9][0-9]_*.py")):
+        number, _, section = path.stem.partition("_")
+        if number != "00":
+            out[section] = path
+    return out
+
+
+def stage_name(section: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> str:
+    return stage_notebooks(notebooks_dir)[section].stem
+
+
+def _load_yaml(path: Path, seen: tuple = ()) -> dict:
+    path = path.resolve()
+    if path in seen:
+        raise ParamsError(f"{path}: include cycle ({' -> '.join(str(p) for p in seen + (path,))})")
+    if not path.is_file():
+        raise ParamsError(f"{seen[-1] if seen else 'params'}: file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ParamsError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+    include = data.pop("include", None)
+    if include is None:
+        return data
+    if not isinstance(include, str):
+        raise ParamsError(f"{path}: include: expected a file path")
+    base = _load_yaml(path.parent / include, seen + (path,))
+    return deep_merge(base, data)
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def apply_sets(params: dict, sets: list[str]) -> dict:
+    """`--set evolve.rounds=2` -> params["evolve"]["rounds"] = 2 (value parsed as YAML)."""
+    out = copy.deepcopy(params)
+    for item in sets:
+        key, eq, raw = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not eq or not dot or not section or not name:
+            raise ParamsError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. evolve.rounds=2")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        out.setdefault(section, {})
+        if not isinstance(out[section], dict):
+            raise ParamsError(f"--set {item!r}: section {section!r} is not a mapping")
+        out[section][name] = value
+    return out
+
+
+def validate(params: dict, source: str = "params", notebooks_dir: Path = NOTEBOOKS_DIR) -> dict:
+    """Check every section and key; return params completed with defaults.
+
+    Raises ParamsError naming `source` and the offending key.
+    """
+    from .llm.registry import check_model_string  # late: keeps params importable without torch
+
+    stages = stage_notebooks(notebooks_dir)
+    known = {"run": RUN_PARAMS} | {s: read_params(p) for s, p in stages.items()}
+    errors = []
+    resolved: dict = {}
+    for section, values in params.items():
+        if section not in known:
+            errors.append(f"{source}: unknown section {section!r} (known: {', '.join(known)})")
+            continue
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            errors.append(f"{source}: {section}: expected a mapping of keys")
+            continue
+        for key, value in values.items():
+            spec = known[section].get(key)
+            if spec is None or key == "run_dir":
+                errors.append(f"{source}: unknown key {section}.{key} (known: {', '.join(k for k in known[section] if k != 'run_dir')})")
+                continue
+            why = spec.check(value)
+            if why is None and (key == "model" or key.endswith("_model")) and value:
+                why = check_model_string(value)
+            if why:
+                errors.append(f"{source}: {section}.{key}: {why}")
+    if errors:
+        raise ParamsError("\n".join(errors))
+    for section, spec in known.items():
+        given = params.get(section) or {}
+        resolved[section] = {k: given.get(k, p.default) for k, p in spec.items() if k != "run_dir"}
+    return resolved
+
+
+def load(path: Path | str, sets: list[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict:
+    """Read, merge includes, apply --set overrides, validate: the resolved params of a run."""
+    path = Path(path)
+    raw = apply_sets(_load_yaml(path), sets or [])
+    return validate(raw, str(path), notebooks_dir)
+
+
+def params_hash(resolved: dict) -> str:
+    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:8]

@@ -1,0 +1,88 @@
+"""What a notebook needs from its run folder: paths, the run section, generators, stats.
+
+    st = open_stage(run_dir, "01_seed")
+    seeds = st.read_input("01_seed", "records.jsonl")   # earlier stages' files only
+    gen = st.generator(model)                           # cached; stats land in stats.json
+    st.write_stats({...})
+
+A stage reads only files in the run folder, never another notebook's kernel state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .io import read_jsonl, write_json
+from .llm import Generator, get_generator
+
+OUTPUTS = Path(__file__).resolve().parent.parent / "outputs"
+
+
+class MissingInputError(FileNotFoundError):
+    pass
+
+
+def latest_run(outputs: Path = OUTPUTS) -> Path:
+    runs = sorted(p for p in (outputs / "runs").glob("*") if (p / "manifest.json").exists())
+    if not runs:
+        raise MissingInputError(f"no runs under {outputs / 'runs'}; start one with `workbench run params/default.yaml`")
+    return runs[-1]
+
+
+class Stage:
+    def __init__(self, run_dir: Path | str, name: str):
+        self.run_dir = Path(run_dir).resolve()
+        self.name = name
+        self.dir = self.run_dir / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        params_file = self.run_dir / "params.yaml"
+        if not params_file.is_file():
+            raise MissingInputError(f"{self.run_dir} is not a run folder (no params.yaml)")
+        self.params = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+        self.run = self.params["run"]
+        self.cache_dir = self.run_dir.parent.parent / "cache"
+        self._generators: list[Generator] = []
+
+    @property
+    def limit(self) -> int:
+        return int(self.run.get("limit") or 0)
+
+    def path(self, *parts: str) -> Path:
+        return self.dir.joinpath(*parts)
+
+    def figures_dir(self) -> Path:
+        d = self.dir / "figures"
+        d.mkdir(exist_ok=True)
+        return d
+
+    def input_path(self, stage: str, filename: str) -> Path:
+        path = self.run_dir / stage / filename
+        if not path.is_file():
+            raise MissingInputError(f"{self.name} needs {stage}/{filename} in {self.run_dir}; run stage {stage} first")
+        return path
+
+    def read_input(self, stage: str, filename: str) -> list[dict]:
+        return read_jsonl(self.input_path(stage, filename))
+
+    def generator(self, model: str = "") -> Generator:
+        gen = get_generator(model or self.run["model"], self.run, self.cache_dir)
+        self._generators.append(gen)
+        return gen
+
+    def llm_stats(self) -> list[dict]:
+        return [dict(g.stats) for g in self._generators]
+
+    def write_stats(self, stats: dict) -> Path:
+        out = dict(stats)
+        if self._generators:
+            out["llm"] = self.llm_stats()
+        path = self.path("stats.json")
+        write_json(path, out)
+        return path
+
+
+def open_stage(run_dir: str, name: str) -> Stage:
+    """The runner passes run_dir; opened by hand in JupyterLab, an empty run_dir means the latest run."""
+    return Stage(run_dir or latest_run(), name)
