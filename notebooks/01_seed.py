@@ -21,7 +21,7 @@
 # the run seed. Every row is accounted for: kept + dropped + skipped lines = rows in.
 
 # %% tags=["parameters"]
-run_dir = ""  # run folder (set by the runner; empty = latest run)
+run_dir = ""  # run folder (set by the runner; empty means the latest run)
 source = "bundled"  # "bundled", a .jsonl/.json/.csv file, a saved datasets folder, or a hub name
 format = "auto"  # how to read the source {auto|alpaca|sharegpt|csv|datasets}
 instruction_field = "instruction"  # field holding the instruction
@@ -29,7 +29,7 @@ input_field = "input"  # field holding the optional input
 output_field = "output"  # field holding a reference answer, if any
 conversations_field = "conversations"  # ShareGPT field; the first human turn is the instruction
 split = "train"  # split of a datasets folder or hub dataset
-n = 0  # sample this many seeds with the run seed; 0 = all [>=0]
+n = 0  # sample this many seeds with the run seed; 0 means all [min 0]
 max_chars = 20000  # drop seeds longer than this (instruction + input) [>0]
 on_bad_line = "fail"  # malformed line: stop naming file and line, or skip and count it {fail|skip}
 

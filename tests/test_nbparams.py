@@ -2,7 +2,7 @@ import pytest
 
 from workbench.nbparams import NotebookParamsError, parse_params_source, read_params
 
-CELL = '''rounds = 4  # evolution rounds [>=0]
+CELL = '''rounds = 4  # evolution rounds [min 0]
 temperature = 0.7  # sampling temperature [0..2]
 policy = "keep"  # what to do {keep|eliminate}
 ops = ["a", "b"]  # which ops
@@ -49,3 +49,8 @@ def test_exactly_one_parameters_cell(tmp_path):
         read_params(nb)
     nb.write_text('# %% tags=["parameters"]\na = 1  # a\n\n# %%\nb = a\n')
     assert list(read_params(nb)) == ["a"] and read_params(nb)["a"].line == 2
+
+
+def test_help_comment_without_equals_sign_so_papermill_can_read_it():
+    with pytest.raises(NotebookParamsError, match="no '='"):
+        parse_params_source("n = 0  # sample n; 0 = all")

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,10 +23,10 @@ def _fail(message: str, code: int = 2) -> None:
 
 @app.command()
 def run(
-    params_file: Annotated[Optional[Path], typer.Argument(help="params YAML, e.g. params/default.yaml")] = None,
-    stages: Annotated[Optional[str], typer.Option(help="comma-separated subset, e.g. 02_evolve,03_filter")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override SECTION.KEY=VALUE (repeatable)")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="run folder to continue; done stages are skipped")] = None,
+    params_file: Annotated[Path | None, typer.Argument(help="params YAML, e.g. params/default.yaml")] = None,
+    stages: Annotated[str | None, typer.Option(help="comma-separated subset, e.g. 02_evolve,03_filter")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override SECTION.KEY=VALUE (repeatable)")] = None,
+    resume: Annotated[Path | None, typer.Option(help="run folder to continue; done stages are skipped")] = None,
     outputs: Annotated[Path, typer.Option(help="where runs/ and cache/ live")] = Path("outputs"),
 ):
     """Run the pipeline notebooks with Papermill into a new (or resumed) run folder."""
@@ -62,7 +62,7 @@ def run(
 @app.command()
 def validate(
     params_file: Path,
-    set_: Annotated[Optional[list[str]], typer.Option("--set")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set")] = None,
 ):
     """Check a params file against the notebooks' parameters cells without running anything."""
     try:

@@ -3,12 +3,16 @@
 A parameters cell is a block of plain typed values, one per line, each with a help comment;
 the comment may end with a rule the runner enforces before anything executes:
 
-    rounds = 4  # evolution rounds M [>=0]
+    rounds = 4  # evolution rounds M [min 0]
     temperature = 0.7  # sampling temperature [0..2]
+    batch_size = 16  # prompts per batch [>0]
     on_bad_line = "fail"  # malformed input lines {fail|skip}
     limit: int | None = None  # optional cap
 
   -> {"rounds": Param(default=4, types=(int,), rule=(">=", 0)), ...}
+
+Rules: [min X] [max X] [>X] [<X] [lo..hi] {a|b|c}. A help comment may not contain "=":
+Papermill's own parameter reader (`papermill --help-notebook`) gives up on such lines.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from pathlib import Path
 PARAMETERS_MARK = re.compile(r"^# %%.*tags=\[[^\]]*[\"']parameters[\"']")
 CELL_MARK = re.compile(r"^# %%")
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict, "None": type(None)}
-_RANGE = re.compile(r"\[(>=|>|<=|<)\s*(-?[\d.]+)\]\s*$|\[(-?[\d.]+)\s*\.\.\s*(-?[\d.]+)\]\s*$")
+_RANGE = re.compile(r"\[(min|max|>|<)\s*(-?[\d.]+)\]\s*$|\[(-?[\d.]+)\s*\.\.\s*(-?[\d.]+)\]\s*$")
+_OPS = {"min": ">=", "max": "<=", ">": ">", "<": "<"}
 _CHOICES = re.compile(r"\{([\w\-.|]+)\}\s*$")
 
 
@@ -82,7 +87,7 @@ def _parse_rule(help_text: str):
     m = _RANGE.search(help_text)
     if m:
         if m.group(1):
-            return (m.group(1), float(m.group(2)) if "." in m.group(2) else int(m.group(2)))
+            return (_OPS[m.group(1)], float(m.group(2)) if "." in m.group(2) else int(m.group(2)))
         lo, hi = (float(x) if "." in x else int(x) for x in (m.group(3), m.group(4)))
         return ("range", lo, hi)
     m = _CHOICES.search(help_text)
@@ -135,5 +140,7 @@ def parse_params_source(src: str, first_line: int = 1, path: str = "<params>") -
         help_text = comments.get(node.lineno, "")
         if not help_text:
             raise NotebookParamsError(f"{where}: {name} needs a help comment")
+        if "=" in help_text:
+            raise NotebookParamsError(f"{where}: {name}: no '=' in a help comment (papermill cannot read the line)")
         params[name] = Param(name, default, types, help_text, _parse_rule(help_text), first_line + node.lineno - 1)
     return params

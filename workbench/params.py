@@ -26,14 +26,14 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 # The run section, written like a parameters cell so it is parsed and checked the same way.
 RUN_SECTION = """
 name = "run"  # short name, part of the run folder name
-seed = 0  # run seed: sampling, op choice, shuffles [>=0]
-limit = 0  # cap on items each stage processes, for quick runs; 0 = no cap [>=0]
+seed = 0  # run seed: sampling, op choice, shuffles [min 0]
+limit = 0  # cap on items each stage processes, for quick runs; 0 means no cap [min 0]
 model = "embedded"  # default model for every stage: embedded | hf:<path or name> | openai:<model>@<base_url>
 batch_size = 16  # prompts per generate() call for local models [>0]
 max_new_tokens = 256  # default cap on generated tokens per completion [>0]
 api_key_env = "OPENAI_API_KEY"  # env var holding the API key for openai: models (never written to disk)
 max_concurrency = 8  # parallel requests to an OpenAI-compatible server [>0]
-max_retries = 5  # retries per request on 429/5xx/timeouts [>=0]
+max_retries = 5  # retries per request on 429/5xx/timeouts [min 0]
 request_timeout = 120.0  # seconds before one request times out [>0]
 cache = True  # reuse cached model responses (outputs/cache/responses.sqlite)
 """

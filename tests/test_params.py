@@ -1,0 +1,82 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workbench import params as P
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_include_and_set_override(tmp_path):
+    base = write(tmp_path / "base.yaml", {"run": {"name": "base", "seed": 3}, "seed": {"n": 5}})
+    child = write(tmp_path / "child.yaml", {"include": "base.yaml", "run": {"name": "child"}})
+    assert base.exists()
+    resolved = P.load(child, ["seed.n=7", "run.batch_size=4"])
+    assert resolved["run"]["name"] == "child" and resolved["run"]["seed"] == 3
+    assert resolved["seed"]["n"] == 7 and resolved["run"]["batch_size"] == 4
+    # defaults come from the notebooks' parameters cells
+    assert resolved["seed"]["on_bad_line"] == "fail"
+
+
+@pytest.mark.parametrize("data,needle", [
+    ({"seed": {"nn": 1}}, "unknown key seed.nn"),
+    ({"sed": {"n": 1}}, "unknown section 'sed'"),
+    ({"seed": {"n": "many"}}, "seed.n: expected int"),
+    ({"seed": {"n": -1}}, "seed.n: must be >= 0"),
+    ({"run": {"batch_size": 0}}, "run.batch_size: must be > 0"),
+    ({"run": {"model": "llama:7b"}}, "run.model: model 'llama:7b': unknown backend"),
+    ({"run": {"model": "openai:gpt"}}, "expected openai:<model>@<base_url>"),
+    ({"run": {"model": "hf:/no/such/folder"}}, "model folder not found"),
+    ({"seed": {"on_bad_line": "ignore"}}, "must be one of fail, skip"),
+    ({"run": {"seed": 1.5}}, "run.seed: expected int"),
+])
+def test_rejections_name_file_and_key(tmp_path, data, needle):
+    f = write(tmp_path / "p.yaml", data)
+    with pytest.raises(P.ParamsError) as e:
+        P.load(f)
+    assert needle in str(e.value) and str(f) in str(e.value)
+
+
+def test_set_syntax_and_include_errors(tmp_path):
+    f = write(tmp_path / "p.yaml", {"include": "missing.yaml"})
+    with pytest.raises(P.ParamsError, match="missing.yaml"):
+        P.load(f)
+    f = write(tmp_path / "q.yaml", {})
+    with pytest.raises(P.ParamsError, match="SECTION.KEY=VALUE"):
+        P.load(f, ["rounds=2"])
+    loop = write(tmp_path / "loop.yaml", {"include": "loop.yaml"})
+    with pytest.raises(P.ParamsError, match="include cycle"):
+        P.load(loop)
+    (tmp_path / "bad.yaml").write_text("run:\n  name: [unclosed\n")
+    with pytest.raises(P.ParamsError, match="bad.yaml:.*invalid YAML"):
+        P.load(tmp_path / "bad.yaml")
+
+
+def test_hash_changes_with_params():
+    a = P.load(REPO / "params/smoke.yaml")
+    b = P.load(REPO / "params/smoke.yaml", ["run.seed=1"])
+    assert P.params_hash(a) != P.params_hash(b) and len(P.params_hash(a)) == 8
+
+
+def test_cli_rejects_unknown_key_before_any_notebook_starts(tmp_path):
+    f = write(tmp_path / "p.yaml", {"include": str(REPO / "params/smoke.yaml"), "seed": {"bogus_key": 1}})
+    r = subprocess.run([sys.executable, "-m", "workbench.cli", "run", str(f), "--outputs", str(tmp_path / "out")],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode != 0
+    assert "seed.bogus_key" in r.stderr and str(f) in r.stderr
+    assert not (tmp_path / "out").exists()  # no run folder: nothing started
+
+
+def test_cli_rejects_unknown_stage(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "workbench.cli", "run", "params/smoke.yaml", "--stages", "99_magic",
+                        "--outputs", str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode != 0 and "unknown stage '99_magic'" in r.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,102 @@
+import csv
+import json
+
+import pytest
+
+from workbench.io import BadLineError
+from workbench.records import schema_errors
+from workbench.seeds import FieldMap, SeedSourceError, bundled_seeds_path, load_seeds, normalise
+
+
+def test_bundled_set_is_big_and_varied():
+    loaded = load_seeds("bundled")
+    assert len(loaded.records) >= 100 and not loaded.dropped
+    skills = {r["skill"] for r in loaded.records}
+    assert len(skills) >= 15
+    assert sum(1 for r in loaded.records if r["input"]) >= 10
+    assert all(not schema_errors(r) for r in loaded.records)
+    assert bundled_seeds_path().is_file()
+
+
+def test_normalise_whitespace_keeps_line_breaks():
+    assert normalise("  a \t b  \r\n\n\n\n  c  ") == "a b\n\nc"
+    assert normalise(None) == ""
+
+
+def test_alpaca_jsonl_drops_with_reasons_and_accounts_for_every_row(write_lines):
+    p = write_lines("a.jsonl", [
+        {"instruction": "Sort  these", "input": "3, 1, 2", "output": "1, 2, 3"},
+        {"instruction": "   ", "input": ""},
+        {"instruction": "Sort these", "input": "3, 1, 2"},  # duplicate after normalising
+        {"instruction": "x" * 50},
+        {"instruction": 42},
+    ])
+    loaded = load_seeds(str(p), max_chars=40)
+    assert [r["instruction"] for r in loaded.records] == ["Sort these"]
+    assert loaded.records[0]["input"] == "3, 1, 2" and loaded.records[0]["response"] == "1, 2, 3"
+    assert [d["reason"] for d in loaded.dropped] == ["empty", "duplicate", "too_long", "not_text"]
+    assert [d["row"] for d in loaded.dropped] == [2, 3, 4, 5]  # file line numbers
+    s = loaded.stats()
+    assert s["rows_in"] == s["kept"] + s["dropped"] + s["skipped_lines"] == 5
+
+
+def test_json_list_and_field_map(tmp_path):
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps([{"q": "Explain tides.", "ctx": ""}, {"q": "Add them", "ctx": "1 2"}]))
+    loaded = load_seeds(str(p), fields=FieldMap(instruction="q", input="ctx"))
+    assert [(r["instruction"], r["input"]) for r in loaded.records] == [("Explain tides.", ""), ("Add them", "1 2")]
+
+
+def test_sharegpt_first_human_turn(write_lines):
+    p = write_lines("sg.jsonl", [{"conversations": [
+        {"from": "system", "value": "be nice"}, {"from": "human", "value": "Plan a picnic."},
+        {"from": "gpt", "value": "Sure"}, {"from": "human", "value": "Thanks"}]}])
+    assert load_seeds(str(p)).records[0]["instruction"] == "Plan a picnic."
+
+
+def test_csv_and_ragged_row(tmp_path):
+    p = tmp_path / "s.csv"
+    with open(p, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["instruction", "input"])
+        w.writerow(["Name a fruit.", ""])
+        w.writerow(["Too", "many", "cells"])
+        w.writerow(["Describe the sea.", "in spring"])
+    with pytest.raises(BadLineError, match=r"s\.csv:3: expected 2 columns, got 3"):
+        load_seeds(str(p))
+    loaded = load_seeds(str(p), on_bad_line="skip")
+    assert len(loaded.records) == 2 and loaded.stats()["skipped_lines"] == 1 and loaded.rows_in == 3
+
+
+def test_malformed_jsonl_fails_with_line_or_is_skipped_and_counted(write_lines):
+    p = write_lines("m.jsonl", [{"instruction": "ok one"}, '{"instruction": "broken"', {"instruction": "ok two"}])
+    with pytest.raises(BadLineError) as e:
+        load_seeds(str(p))
+    assert e.value.line == 2 and "m.jsonl" in str(e.value)
+    loaded = load_seeds(str(p), on_bad_line="skip")
+    assert len(loaded.records) == 2 and loaded.stats()["skipped_lines"] == 1
+    assert loaded.stats()["skipped_line_details"][0]["line"] == 2
+
+
+def test_datasets_folder(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    ds = Dataset.from_dict({"prompt": ["Write a limerick.", "Define entropy."], "context": ["", ""]})
+    DatasetDict({"train": ds}).save_to_disk(str(tmp_path / "dd"))
+    loaded = load_seeds(str(tmp_path / "dd"), fields=FieldMap(instruction="prompt", input="context"))
+    assert [r["instruction"] for r in loaded.records] == ["Write a limerick.", "Define entropy."]
+    with pytest.raises(SeedSourceError, match="no split 'test'"):
+        load_seeds(str(tmp_path / "dd"), split="test")
+
+
+def test_sampling_is_seeded_and_reports_the_rest():
+    a = load_seeds("bundled", n=10, seed=1)
+    b = load_seeds("bundled", n=10, seed=1)
+    c = load_seeds("bundled", n=10, seed=2)
+    assert [r["id"] for r in a.records] == [r["id"] for r in b.records] != [r["id"] for r in c.records]
+    assert len(a.records) == 10 and a.stats()["dropped_by_reason"]["not_sampled"] == a.rows_in - 10
+
+
+def test_missing_source_is_a_clear_error():
+    with pytest.raises(SeedSourceError, match="not found: /no/such/file.jsonl"):
+        load_seeds("/no/such/file.jsonl")
