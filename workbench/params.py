@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib
 import json
 from pathlib import Path
 
@@ -38,6 +39,10 @@ request_timeout = 120.0  # seconds before one request times out [>0]
 cache = True  # reuse cached model responses (outputs/cache/responses.sqlite)
 """
 RUN_PARAMS: dict[str, Param] = parse_params_source(RUN_SECTION.strip("\n"), 1, "workbench/params.py:RUN_SECTION")
+
+
+# Checks that need more than a type: (module, function) taking the section's resolved values.
+SECTION_CHECKS = {"evolve": ("workbench.evolve", "check_config")}
 
 
 class ParamsError(ValueError):
@@ -145,6 +150,11 @@ def validate(params: dict, source: str = "params", notebooks_dir: Path = NOTEBOO
     for section, spec in known.items():
         given = params.get(section) or {}
         resolved[section] = {k: given.get(k, p.default) for k, p in spec.items() if k != "run_dir"}
+        if section in SECTION_CHECKS:
+            module, func = SECTION_CHECKS[section]
+            errors += [f"{source}: {e}" for e in getattr(importlib.import_module(module), func)(resolved[section])]
+    if errors:
+        raise ParamsError("\n".join(errors))
     return resolved
 
 
