@@ -155,7 +155,7 @@ def _one_round(pool, round_, cfg, evolver, answerer, judge, leak) -> list[dict]:
     prompts = [_user(evolution_prompt(op, p, fmt)) for p, (op, fmt) in zip(pool, picks)]
     outs = evolver.generate(prompts, cfg.evolve_gen)
     rows = []
-    for parent, (op, fmt), prompt, c in zip(pool, picks, prompts, outs):
+    for parent, (op, fmt), c in zip(pool, picks, outs):
         text = clean_output(c.text) if c.ok else ""
         rec = new_evolution(parent, round_, op, text, model=evolver.model_id,
                             gen=cfg.evolve_gen.as_dict(), template_sha=templates.load(op).sha)

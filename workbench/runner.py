@@ -127,6 +127,13 @@ def open_run(run_dir: Path) -> Run:
     manifest = read_json(run_dir / "manifest.json")
     for stage in stage_order():
         manifest["stages"].setdefault(stage, {"status": "pending"})
+    # a stage added to the workbench after this run began runs with its defaults; say so
+    missing = [s for s in P.validate({}, "defaults") if s not in manifest["params"]]
+    if missing:
+        defaults = P.validate({}, "defaults")
+        manifest["params"].update({s: defaults[s] for s in missing})
+        manifest.setdefault("params_added_on_resume", []).extend(missing)
+        atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(manifest["params"], sort_keys=False, allow_unicode=True))
     return Run(run_dir, manifest)
 
 

@@ -1,0 +1,168 @@
+import re
+from collections import Counter
+
+import pytest
+from conftest import FakeBackend
+
+from workbench import eliminate as E
+from workbench import evolve as EV
+from workbench import templates
+from workbench.llm import Generator
+from workbench.llm.cache import ResponseCache
+from workbench.records import OPS, new_seed, schema_errors
+
+
+@pytest.mark.parametrize("text,verdict", [
+    ("Equal", E.EQUAL), ("equal.", E.EQUAL), ("Verdict: Equal", E.EQUAL),
+    ("Not Equal", E.NOT_EQUAL), ("NOT EQUAL", E.NOT_EQUAL), ("not  equal", E.NOT_EQUAL),
+    ("**Not Equal**", E.NOT_EQUAL), ("The tasks are not equal. Equal would be wrong", E.NOT_EQUAL),
+    ("Unequal", E.NOT_EQUAL), ("They are not the same", E.NOT_EQUAL),
+    ("", E.UNPARSABLE), (None, E.UNPARSABLE), ("maybe", E.UNPARSABLE), ("equality", E.UNPARSABLE),
+])
+def test_equal_verdict_parsing_never_reads_not_equal_as_equal(text, verdict):
+    assert E.parse_equal_verdict(text) == verdict
+
+
+def test_cheap_rules():
+    assert E.sorry_short("Sorry, I cannot help with that.") == "sorry_short_response"
+    assert E.sorry_short("sorry " + "word " * 90) is None
+    assert E.sorry_short("Here is a full answer.") is None
+    assert E.degenerate("... the, and of it!!") == "degenerate_response"
+    assert E.degenerate("?!") == "degenerate_response"
+    assert E.degenerate("The river is long.") is None
+    assert E.unchanged("Name  a river!", "name a river") == "unchanged"
+    assert E.too_long("x" * 11, 10) == "too_long"
+    assert E.empty_text("  ") == "empty"
+
+
+def test_leak_phrases_come_from_the_templates_in_use():
+    phrases = templates.leak_phrases(["add_constraints"])
+    assert phrases == sorted(m.lower() for m in templates.load("add_constraints").markers)
+    assert "new task" in phrases and "original task" in phrases
+    assert "example rewrite" in templates.leak_phrases(["complicate_input"])
+    assert E.prompt_leak("Here is the New  Task: do it", phrases) == "prompt_leak"
+    assert E.prompt_leak("List three rivers in Peru.", phrases) is None
+
+
+def test_every_op_template_renders_without_leftover_placeholders():
+    seed = new_seed("Name three rivers.", "in Europe")
+    for op in OPS:
+        fmt = "JSON" if op == "complicate_input" else None
+        text = EV.evolution_prompt(op, seed, fmt)
+        assert "Name three rivers.\n\nin Europe" in text
+        assert not re.search(r"\{(instruction|format|demonstration)\}", text), op
+        assert text.rstrip().endswith("<<New Task>>")
+    demo = templates.demonstration("CSV table")
+    prompt = EV.evolution_prompt("complicate_input", seed, "CSV table")
+    assert demo in prompt and "Data format: CSV table" in prompt
+
+
+def test_op_assignment_is_deterministic_balanced_and_weighted():
+    cfg = EV.EvolveConfig(seed=3)
+    ids = [f"id{i}" for i in range(12)]
+    a = EV.assign_ops(cfg, ids, 1)
+    assert a == EV.assign_ops(cfg, ids, 1) and a != EV.assign_ops(EV.EvolveConfig(seed=4), ids, 1)
+    assert Counter(op for op, _ in a) == dict.fromkeys(OPS, 2)
+    assert all((fmt in templates.FORMATS) == (op == "complicate_input") for op, fmt in a)
+    cfg = EV.EvolveConfig(ops=["deepening", "breadth"], op_weights=[3, 1])
+    assert Counter(op for op, _ in EV.assign_ops(cfg, ids, 2)) == {"deepening": 9, "breadth": 3}
+
+
+def test_check_config():
+    assert EV.check_config({"ops": ["deepening", "flying"], "op_weights": [1, 1]})[0].startswith("evolve.ops: unknown")
+    assert "2 weights for 1 ops" in EV.check_config({"ops": ["deepening"], "op_weights": [1, 1]})[0]
+    assert EV.check_config({"ops": ["deepening"], "op_weights": [0]})
+    assert EV.check_config({"ops": list(OPS), "op_weights": [1] * 6, "formats": ["YAML"]})
+    assert EV.check_config({"ops": list(OPS), "op_weights": [1] * 6, "formats": ["JSON"]}) == []
+
+
+def scripted_model(prompt: str) -> str:
+    """Evolves by appending a clause, answers at length, judges Not Equal — unless the seed
+    asks for a particular failure."""
+    if "<<Second Task>>" in prompt:
+        first = prompt.split("<<First Task>>")[1].split("<<Second Task>>")[0]
+        return "Equal" if "SAME" in first else "Not Equal"
+    if "<<New Task>>" in prompt:
+        original = prompt.split("<<Original Task>>")[1].split("<<New Task>>")[0].strip()
+        if "LEAK" in original:
+            return "New Task: " + original
+        if "UNCHANGED" in original:
+            return original
+        return f"{original} Explain each step in detail."
+    if "SORRY" in prompt:
+        return "Sorry, I can't do that."
+    if "DEGEN" in prompt:
+        return "the and of ..."
+    return "A careful answer " + "with detail " * 10
+
+
+def make_seeds(*texts):
+    return [new_seed(t) for t in texts]
+
+
+def test_rounds_lineage_elimination_and_requeue(tmp_path):
+    backend = FakeBackend(reply=scripted_model)
+    gen = Generator(backend, ResponseCache(tmp_path / "c.sqlite"))
+    seeds = make_seeds("Name three rivers.", "LEAK this one.", "SORRY please.", "DEGEN text.",
+                       "UNCHANGED text.", "SAME thing.")
+    cfg = EV.EvolveConfig(rounds=2, seed=0)
+    res = EV.run_evolution(seeds, cfg, gen, gen, gen)
+    evolved = [r for r in res.records if r["round"] > 0]
+    assert len(evolved) == 12  # every pool member evolved in each round
+    for r in res.records:
+        assert schema_errors(r) == [], r
+    for r in evolved:
+        assert r["template_sha"] == templates.load(r["op"]).sha and r["model"] == "fake:echo"
+    by_seed = {s["instruction"].split()[0]: s["id"] for s in seeds}
+
+    def reasons_of(word):
+        return {tuple(r["reasons"]) for r in evolved if r["root_id"] == by_seed[word]}
+
+    assert reasons_of("LEAK") == {("prompt_leak",)}
+    assert reasons_of("SORRY") == {("sorry_short_response",)}
+    assert reasons_of("DEGEN") == {("degenerate_response",)}
+    assert reasons_of("UNCHANGED") == {("unchanged",)}
+    assert reasons_of("SAME") == {("no_information_gain",)}
+    assert reasons_of("Name") == {()}
+    # survivor replaces its parent: round 2 evolves the round-1 child
+    rivers = sorted((r for r in evolved if r["root_id"] == by_seed["Name"]), key=lambda r: r["round"])
+    assert rivers[1]["parent_id"] == rivers[0]["id"] and rivers[0]["parent_id"] == by_seed["Name"]
+    # a failed evolution leaves the parent in the pool: round 2 evolves the seed again
+    leak = [r for r in evolved if r["root_id"] == by_seed["LEAK"]]
+    assert {r["parent_id"] for r in leak} == {by_seed["LEAK"]}
+    s = res.stats
+    assert s["attempts"] == 12 and s["status"] == {"kept": 2, "eliminated": 10}
+    assert s["by_rule_op_round"]["prompt_leak"] and sum(
+        n for ops in s["by_rule_op_round"]["prompt_leak"].values() for n in ops.values()) == 2
+    data = EV.dataset(res.records, 0)
+    assert len(data) == 6 + 2 and all(r["status"] == "kept" and r["response"] for r in data)
+    # the whole thing again over the same cache: identical records, zero model calls
+    calls = backend.calls
+    again = EV.run_evolution(seeds, cfg, gen, gen, gen)
+    assert again.records == res.records and backend.calls == calls
+
+
+def test_rules_can_be_switched_off_and_unparsable_policy(tmp_path):
+    gen = Generator(FakeBackend(reply=lambda p: "hmm" if "<<Second Task>>" in p else scripted_model(p)))
+    seeds = make_seeds("SORRY please.", "Plain one.")
+    rules = dict.fromkeys(EV.RULES, True) | {"sorry_short_response": False}
+    res = EV.run_evolution(seeds, EV.EvolveConfig(rounds=1, rules=rules), gen, gen, gen)
+    assert all(r["status"] == "kept" for r in res.records)
+    assert {r["checks"]["equal_judge"]["verdict"] for r in res.records if r["round"]} == {"unparsable"}
+    res = EV.run_evolution(seeds, EV.EvolveConfig(rounds=1, judge_unparsable="eliminate"), gen, gen, gen)
+    assert {tuple(r["reasons"]) for r in res.records if r["round"]} == {("sorry_short_response",), ("judge_unparsable",)}
+
+
+def test_backend_failures_are_recorded_not_raised():
+    from workbench.llm import Completion
+
+    class Down(FakeBackend):
+        def generate(self, prompts, gen):
+            return [Completion(None, error="HTTP 503") if "<<New Task>>" in m[-1]["content"]
+                    else Completion("fine answer") for m in prompts]
+
+    gen = Generator(Down())
+    res = EV.run_evolution(make_seeds("One.", "Two."), EV.EvolveConfig(rounds=2), gen, gen, gen)
+    evolved = [r for r in res.records if r["round"]]
+    assert len(evolved) == 4 and all(r["status"] == "failed" and r["reasons"] == ["backend_error"] for r in evolved)
+    assert res.stats["backend_failures"] == 4 and "503" in evolved[0]["error"]

@@ -1,0 +1,59 @@
+from workbench.filters import (
+    FilterConfig,
+    MinHashLSH,
+    drop_stats,
+    filter_dataset,
+    jaccard,
+    shingles,
+)
+from workbench.records import new_evolution, new_seed
+
+
+def rec(text, response="A sensible answer here.", round_=0, parent=None):
+    if round_ == 0:
+        return new_seed(text, response=response)
+    r = new_evolution(parent, round_, "deepening", text)
+    r["response"] = response
+    return r
+
+
+def test_each_filter_drops_with_its_reason_and_keeps_the_earliest():
+    seed = rec("Explain how a rainbow forms after a storm in simple words.")
+    rows = [
+        rec("Explain how a rainbow forms after a storm, in simple words!", round_=1, parent=seed),  # exact dup after norm
+        rec("Explain how a rainbow forms after a storm in very simple words.", round_=2, parent=seed),  # near dup
+        seed,
+        rec("Hi", round_=1, parent=seed),
+        rec("Describe the water cycle for a ten year old child in a short story.", response="", round_=1, parent=seed),
+        rec("List the steps the model should follow to sort a list of numbers in Python quickly.", round_=1, parent=seed),
+        rec("Write a poem about the sea at night with exactly four lines.", round_=1, parent=seed),
+    ]
+    eval_texts = ["Please list the steps the model should follow to sort a list of numbers."]
+    kept, dropped = filter_dataset(rows, FilterConfig(near_dup_threshold=0.7), eval_texts)
+    reasons = {d["id"]: d["drop_reason"] for d in dropped}
+    assert reasons[rows[0]["id"]] == "exact_duplicate" and reasons[rows[1]["id"]] == "near_duplicate"
+    assert seed in kept and len(kept) + len(dropped) == len(rows)
+    assert sorted(d["drop_reason"] for d in dropped) == sorted(
+        ["exact_duplicate", "near_duplicate", "too_short", "response_too_short", "contaminated"])
+    assert all(d["drop_detail"] for d in dropped)
+    stats = drop_stats(len(rows), kept, dropped)
+    assert stats["dropped_by_reason"]["near_duplicate"] == 1 and stats["kept"] == 2
+    assert stats["by_reason_op_round"]["too_short"]["deepening"][1] == 1
+
+
+def test_filters_can_be_switched_off():
+    seed = rec("Explain how a rainbow forms after a storm in simple words.")
+    copy = rec("Explain how a rainbow forms after a storm in simple words", round_=1, parent=seed)
+    kept, dropped = filter_dataset([seed, copy], FilterConfig(dedup_exact=False, near_dup=False))
+    assert len(kept) == 2 and not dropped
+
+
+def test_minhash_lsh_finds_similar_and_skips_different():
+    a = shingles("the quick brown fox jumps over the lazy dog near the river bank")
+    b = shingles("the quick brown fox jumps over the lazy dog near the river banks")
+    c = shingles("completely unrelated text about baking sourdough bread at home")
+    assert jaccard(a, b) > 0.85 and jaccard(a, c) < 0.1
+    lsh = MinHashLSH(0.8)
+    assert lsh.query_insert("a", a) == set()
+    assert lsh.query_insert("b", b) == {"a"}
+    assert lsh.query_insert("c", c) == set()
