@@ -42,3 +42,42 @@ def test_seed_records_follow_schema(smoke_run):
     for r in records:
         assert schema_errors(r) == []
         assert r["round"] == 0 and r["root_id"] == r["id"]
+
+
+@pytest.mark.slow
+def test_evolve_records_have_lineage_every_op_and_reasons(smoke_run):
+    from workbench.records import OPS
+
+    records = read_jsonl(smoke_run / "02_evolve" / "records.jsonl")
+    evolved = [r for r in records if r["round"] > 0]
+    assert {r["op"] for r in evolved} == set(OPS)
+    ids = {r["id"] for r in records}
+    for r in evolved:
+        assert schema_errors(r) == []
+        assert r["parent_id"] in ids and r["root_id"] in ids and r["template_sha"] and r["model"]
+        assert (r["status"] == "kept") == (r["reasons"] == [])
+    stats = read_json(smoke_run / "02_evolve" / "stats.json")
+    assert stats["attempts"] == len(evolved) == 12
+    assert sum(stats["reasons"].values()) >= sum(r["status"] != "kept" for r in evolved)
+    assert stats["llm"][0]["calls"] > 0
+    dataset = read_jsonl(smoke_run / "02_evolve" / "dataset.jsonl")
+    assert all(r["status"] == "kept" and r["response"] for r in dataset)
+    filtered = read_jsonl(smoke_run / "03_filter" / "dataset.jsonl")
+    dropped = read_jsonl(smoke_run / "03_filter" / "dropped.jsonl")
+    assert len(filtered) + len(dropped) == len(dataset)
+
+
+@pytest.mark.slow
+def test_explore_notebook_runs_headless_on_the_run(smoke_run, tmp_path):
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    nb = tmp_path / "explore.ipynb"
+    nbformat.write(jupytext.read(REPO / "notebooks" / "00_explore.py"), nb)
+    pm.execute_notebook(str(nb), str(nb), parameters={"run_dir": str(smoke_run)}, kernel_name="python3",
+                        progress_bar=False)
+    executed = json.loads(nb.read_text())
+    html_out = [o for c in executed["cells"] for o in c.get("outputs", [])
+                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert html_out, "the browser widget was displayed"
