@@ -48,3 +48,53 @@ def save(fig: go.Figure, path: Path | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.write_html(path, include_plotlyjs="cdn")
     return path
+
+
+def histogram_by_group(values_by_group: dict[str, list], bins, title: str, x_title: str) -> go.Figure:
+    """Counts per bin per group, computed here with numpy; the figure holds only the counts."""
+    import numpy as np
+
+    fig = go.Figure()
+    edges = np.asarray(bins, dtype=float)
+    centres = (edges[:-1] + edges[1:]) / 2
+    for group, values in values_by_group.items():
+        v = np.array([x for x in values if x is not None], dtype=float)
+        counts, _ = np.histogram(v, bins=edges)
+        fig.add_bar(name=f"{group} (n={len(v)})", x=centres, y=counts, width=(edges[1] - edges[0]) * 0.9 / max(len(values_by_group), 1))
+    fig.update_layout(barmode="group", title=title, xaxis_title=x_title, yaxis_title="count")
+    return fig
+
+
+def box_by_group(values_by_group: dict[str, list], title: str, y_title: str) -> go.Figure:
+    """Box plots from precomputed quartiles (no raw points stored)."""
+    import numpy as np
+
+    groups, q1, med, q3, lo, hi = [], [], [], [], [], []
+    for group, values in values_by_group.items():
+        v = np.array([x for x in values if x is not None], dtype=float)
+        if len(v) == 0:
+            continue
+        a, b, c = np.percentile(v, [25, 50, 75])
+        groups.append(f"{group} (n={len(v)})")
+        q1.append(a)
+        med.append(b)
+        q3.append(c)
+        lo.append(float(v.min()))
+        hi.append(float(v.max()))
+    fig = go.Figure(go.Box(x=groups, q1=q1, median=med, q3=q3, lowerfence=lo, upperfence=hi, boxpoints=False))
+    fig.update_layout(title=title, yaxis_title=y_title)
+    return fig
+
+
+def mean_with_ci(summary: dict[str, dict], title: str, x_title: str, y_title: str) -> go.Figure:
+    """summary: {group: {"mean", "lo", "hi", "n"}} -> points with 95% interval bars."""
+    keys = [k for k, s in summary.items() if s["mean"] is not None]
+    means = [summary[k]["mean"] for k in keys]
+    fig = go.Figure(go.Scatter(
+        x=keys, y=means, mode="lines+markers",
+        error_y={"type": "data", "symmetric": False,
+                 "array": [summary[k]["hi"] - summary[k]["mean"] for k in keys],
+                 "arrayminus": [summary[k]["mean"] - summary[k]["lo"] for k in keys]},
+        text=[f"n={summary[k]['n']}" for k in keys]))
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title)
+    return fig

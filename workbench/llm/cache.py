@@ -17,11 +17,12 @@ from pathlib import Path
 from .base import Completion, GenParams, Messages
 
 
-def cache_key(model_id: str, messages: Messages, gen: GenParams, sample_index: int) -> str:
-    blob = json.dumps(
-        {"model": model_id, "messages": messages, "gen": gen.as_dict(), "sample": sample_index},
-        sort_keys=True, ensure_ascii=False,
-    )
+def cache_key(model_id: str, messages: Messages, gen: GenParams, sample_index: int, kind: str = "") -> str:
+    """kind separates other request types (e.g. "choices:1|2|3") from plain generation."""
+    payload = {"model": model_id, "messages": messages, "gen": gen.as_dict(), "sample": sample_index}
+    if kind:
+        payload["kind"] = kind
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

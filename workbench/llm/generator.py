@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from .base import Backend, Completion, GenParams, Messages
@@ -48,6 +49,36 @@ class Generator:
             if self.cache is not None:
                 self.cache.put_many(self.model_id, [(keys[i], results[i]) for i in idx])
         return results  # type: ignore[return-value]
+
+    def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float] | None]:
+        """Probability the model gives each choice as its whole reply (None where the backend
+        cannot tell, e.g. a server without logprobs). Cached like generation."""
+        if not hasattr(self.backend, "choice_probs"):
+            return [None] * len(prompts)
+        kind = "choices:" + "|".join(choices)
+        keys = [cache_key(self.model_id, p, GenParams(max_new_tokens=1), 0, kind) for p in prompts]
+        results: list[dict | None] = [None] * len(prompts)
+        todo = list(range(len(prompts)))
+        if self.cache is not None:
+            hits = self.cache.get_many(keys)
+            for i, k in enumerate(keys):
+                if k in hits:
+                    results[i] = json.loads(hits[k].text)
+                    self.stats["cache_hits"] += 1
+            todo = [i for i in todo if keys[i] not in hits]
+        chunk = max(1, int(getattr(self.backend, "chunk_size", 16)))
+        for start in range(0, len(todo), chunk):
+            idx = todo[start:start + chunk]
+            t0 = time.perf_counter()
+            outs = self.backend.choice_probs([prompts[i] for i in idx], choices)
+            self.stats["seconds"] += time.perf_counter() - t0
+            self.stats["calls"] += len(idx)
+            for i, probs in zip(idx, outs):
+                results[i] = probs
+            if self.cache is not None:
+                self.cache.put_many(self.model_id, [(keys[i], Completion(json.dumps(results[i])))
+                                                    for i in idx if results[i] is not None])
+        return results
 
     def ask(self, text: str, gen: GenParams = GenParams()) -> Completion:
         return self.generate([[{"role": "user", "content": text}]], gen)[0]

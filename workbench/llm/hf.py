@@ -129,6 +129,65 @@ class HFBackend:
                 out[i] = Completion(text, prompt_tokens=lengths[i], completion_tokens=n)
         return out  # type: ignore[return-value]
 
+    def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float]]:
+        """Probability of each choice as the complete reply, from one forward pass per distinct
+        token prefix the choices need (one pass for single-token choices, two for "1".."10")."""
+        import torch
+
+        tok = self.tokenizer
+        token_seqs = {c: tuple(tok(c, add_special_tokens=False).input_ids) for c in choices}
+        prefixes = sorted({seq[:i] for seq in token_seqs.values() for i in range(len(seq))}, key=len)
+        out = []
+        for start in range(0, len(prompts), self.batch_size):
+            batch = prompts[start:start + self.batch_size]
+            base = [tok(self.render(m), add_special_tokens=False).input_ids for m in batch]
+            logp_after: dict[tuple, list] = {}
+            for prefix in prefixes:
+                seqs = [b + list(prefix) for b in base]
+                width = max(len(s) for s in seqs)
+                pad = tok.pad_token_id
+                ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs])
+                mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])
+                # positions count real tokens only, so left padding does not shift them
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)
+                with torch.inference_mode():
+                    logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
+                logp_after[prefix] = torch.log_softmax(logits.float(), dim=-1)
+            for row in range(len(batch)):
+                seq_lp = {c: sum(float(logp_after[seq[:i]][row, seq[i]]) for i in range(len(seq)))
+                          for c, seq in token_seqs.items()}
+                out.append(exclusive_probs(seq_lp, token_seqs))
+        return out
+
+    def answer_losses(self, instructions: list[str | None], answers: list[str], max_length: int = 1024) -> list[float | None]:
+        """Mean cross-entropy of each answer's tokens, after the chat-formatted instruction, or
+        (instruction None) with no context at all. None where no answer token could be scored."""
+        import torch
+
+        tok = self.tokenizer
+        rows = []
+        for inst, ans in zip(instructions, answers):
+            ctx = tok(self.render([{"role": "user", "content": inst}]), add_special_tokens=False).input_ids if inst is not None else []
+            ans_ids = tok(ans, add_special_tokens=False).input_ids
+            ids = (ctx + ans_ids)[:max_length]
+            first_scored = max(len(ctx), 1)  # the very first token of a bare answer has no prediction
+            rows.append((ids, first_scored))
+        out: list[float | None] = [None] * len(rows)
+        scorable = [i for i, (ids, first) in enumerate(rows) if len(ids) > first]
+        for start in range(0, len(scorable), self.batch_size):
+            idx = scorable[start:start + self.batch_size]
+            batch = [rows[i] for i in idx]
+            width = max(len(ids) for ids, _ in batch)
+            pad = tok.pad_token_id
+            ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])  # right padding
+            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r, _ in batch])
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+            logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+            for row, (i, (r, first)) in enumerate(zip(idx, batch)):
+                out[i] = float(-logp[row, first - 1:len(r) - 1].mean())
+        return out
+
     def _eos_ids(self) -> set[int]:
         ids = set()
         for source in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
@@ -137,3 +196,20 @@ class HFBackend:
             elif source:
                 ids.update(source)
         return ids
+
+
+def exclusive_probs(seq_logprobs: dict[str, float], token_seqs: dict[str, tuple]) -> dict[str, float]:
+    """P(answer is exactly c): P(c's tokens) minus the mass that continues into a longer choice.
+
+    With digit-by-digit tokenisers "1" is a prefix of "10", so P("1") alone would count
+    ratings of 10 as well: P_excl("1") = P("1") - P("10").
+    """
+    import math
+
+    probs = {c: math.exp(lp) for c, lp in seq_logprobs.items()}
+    out = {}
+    for c, p in probs.items():
+        longer = sum(q for d, q in probs.items() if d != c and token_seqs[d][:len(token_seqs[c])] == token_seqs[c])
+        out[c] = max(0.0, p - longer)
+    return out
+

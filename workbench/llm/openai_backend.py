@@ -54,6 +54,22 @@ class OpenAIBackend:
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             return list(pool.map(lambda m: self._one(m, gen), prompts))
 
+    def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float] | None]:
+        """First-token probabilities from the server's top logprobs; None where it has none
+        (the caller then parses generated text). A choice the tokenizer splits (e.g. "10")
+        is only seen through its first token."""
+        def one(messages):
+            try:
+                r = self.client.chat.completions.create(
+                    model=self.model, messages=messages, max_tokens=1, temperature=0.0,
+                    logprobs=True, top_logprobs=20)
+            except Exception:
+                return None
+            return _first_token_probs(r, choices)
+
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            return list(pool.map(one, prompts))
+
     def _one(self, messages: Messages, gen: GenParams) -> Completion:
         openai = self._openai
         last = ""
@@ -92,6 +108,23 @@ class OpenAIBackend:
             self.retries += 1
             time.sleep(min(wait, self.backoff_max))
         return Completion(None, error=f"gave up after {self.max_retries + 1} attempts: {last}")
+
+
+def _first_token_probs(response, choices: list[str]) -> dict[str, float] | None:
+    import math
+
+    try:
+        top = response.choices[0].logprobs.content[0].top_logprobs
+    except (AttributeError, IndexError, TypeError):
+        return None
+    if not top:
+        return None
+    probs = dict.fromkeys(choices, 0.0)
+    for t in top:
+        token = t.token.strip()
+        if token in probs:
+            probs[token] += math.exp(t.logprob)
+    return probs
 
 
 def _short(text: str, n: int = 300) -> str:
