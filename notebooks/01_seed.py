@@ -32,6 +32,8 @@ split = "train"  # split of a datasets folder or hub dataset
 n = 0  # sample this many seeds with the run seed; 0 means all [min 0]
 max_chars = 20000  # drop seeds longer than this (instruction + input) [>0]
 on_bad_line = "fail"  # malformed line: stop naming file and line, or skip and count it {fail|skip}
+source_name = "bundled Evol-Instruct Workbench seeds"  # seed set name for dataset cards
+license = "Apache-2.0"  # license of the seed set, for dataset cards
 
 # %%
 from collections import Counter
@@ -55,6 +57,7 @@ loaded = load_seeds(source, format, fields, n=cap if cap < 10**12 else 0, seed=s
 stats = loaded.stats()
 stats["with_input"] = sum(1 for r in loaded.records if r["input"])
 stats["with_response"] = sum(1 for r in loaded.records if r["response"])
+stats["source_name"], stats["license"] = source_name, license  # read by `workbench export`
 stats["skills"] = dict(Counter(r.get("skill", "unlabelled") for r in loaded.records).most_common())
 write_jsonl(st.path("records.jsonl"), loaded.records)
 write_jsonl(st.path("dropped.jsonl"), loaded.dropped)

@@ -1,4 +1,4 @@
-"""`workbench` command line: run, setup, lab (sweep and export build on the same pieces)."""
+"""`workbench` command line: run, sweep, export, validate, setup, lab."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import typer
 
 from . import params as P
 from . import runner
+from . import sweep as SW
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evol-Instruct Workbench")
 
@@ -57,6 +58,58 @@ def run(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"finished: {the_run.dir}")
+
+
+@app.command()
+def sweep(
+    params_file: Annotated[Path, typer.Argument(help="params YAML with a grid: section, e.g. params/sweeps/rounds.yaml")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the runs the grid expands to; create nothing")] = False,
+    stages: Annotated[str | None, typer.Option(help="comma-separated subset, e.g. 01_seed,02_evolve")] = None,
+    outputs: Annotated[Path, typer.Option(help="where runs/, sweeps/ and cache/ live")] = Path("outputs"),
+):
+    """One run per combination of the grid; every combination is validated before the first run."""
+    try:
+        plan = SW.expand(params_file)
+        selected = runner.select_stages(stages)
+    except P.ParamsError as e:
+        _fail(str(e))
+    except Exception as e:  # unreadable notebook parameters etc.: still before any work
+        _fail(f"{type(e).__name__}: {e}")
+    for combo in plan.combinations:
+        values = " ".join(f"{k}={v!r}" for k, v in combo.values.items())
+        typer.echo(f"{combo.name}  {values}  (params hash {P.params_hash(combo.params)})")
+    if dry_run:
+        typer.echo(f"dry run: {len(plan.combinations)} runs, stages {','.join(selected)}; nothing created")
+        return
+    manifest = SW.run_sweep(plan, outputs, selected, log=typer.echo)
+    done = sum(1 for r in manifest["runs"] if r["status"] == "done")
+    typer.echo(f"sweep {manifest['sweep_id']}: {done}/{len(manifest['runs'])} runs done")
+    if manifest["failed"]:
+        for r in manifest["runs"]:
+            if r["status"] == "failed":
+                typer.echo(f"error: run {r['name']} failed ({r['run_dir']}):\n  {r['error']}", err=True)
+        typer.echo(f"error: {len(manifest['failed'])} of {len(manifest['runs'])} runs failed: "
+                   f"{', '.join(manifest['failed'])}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="run folder, e.g. outputs/runs/<run>")],
+    format_: Annotated[str, typer.Option("--format", help="hf | jsonl | alpaca | sharegpt | parquet")],
+    out: Annotated[Path, typer.Option(help="folder to write the dataset and its README.md card into")],
+    selection: Annotated[bool, typer.Option("--selection", help="export 05_diversity/selection.jsonl instead of the dataset")] = False,
+):
+    """Export a run's latest dataset (03_filter, else 02_evolve) with a dataset card."""
+    from .export import ExportError
+    from .export import export as export_run
+    from .io import BadLineError
+
+    try:
+        summary = export_run(run_dir, format_, out, selection)
+    except (ExportError, BadLineError) as e:
+        _fail(str(e))
+    typer.echo(f"{summary['rows_written']} rows from {summary['source']} -> {out / summary['file']} (+ README.md)")
 
 
 @app.command()

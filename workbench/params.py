@@ -42,7 +42,7 @@ RUN_PARAMS: dict[str, Param] = parse_params_source(RUN_SECTION.strip("\n"), 1, "
 
 
 # Checks that need more than a type: (module, function) taking the section's resolved values.
-SECTION_CHECKS = {"evolve": ("workbench.evolve", "check_config")}
+SECTION_CHECKS = {"evolve": ("workbench.evolve", "check_config"), "finetune": ("workbench.finetune", "check_config")}
 
 
 class ParamsError(ValueError):
@@ -63,7 +63,7 @@ def stage_name(section: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> str:
     return stage_notebooks(notebooks_dir)[section].stem
 
 
-def _load_yaml(path: Path, seen: tuple = ()) -> dict:
+def load_yaml(path: Path, seen: tuple = ()) -> dict:
     path = path.resolve()
     if path in seen:
         raise ParamsError(f"{path}: include cycle ({' -> '.join(str(p) for p in seen + (path,))})")
@@ -82,7 +82,7 @@ def _load_yaml(path: Path, seen: tuple = ()) -> dict:
         return data
     if not isinstance(include, str):
         raise ParamsError(f"{path}: include: expected a file path")
-    base = _load_yaml(path.parent / include, seen + (path,))
+    base = load_yaml(path.parent / include, seen + (path,))
     return deep_merge(base, data)
 
 
@@ -161,7 +161,7 @@ def validate(params: dict, source: str = "params", notebooks_dir: Path = NOTEBOO
 def load(path: Path | str, sets: list[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict:
     """Read, merge includes, apply --set overrides, validate: the resolved params of a run."""
     path = Path(path)
-    raw = apply_sets(_load_yaml(path), sets or [])
+    raw = apply_sets(load_yaml(path), sets or [])
     return validate(raw, str(path), notebooks_dir)
 
 

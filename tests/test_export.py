@@ -1,0 +1,138 @@
+"""Export: every format round-trips through `datasets`, and the card carries the provenance."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.export import FILES, FORMATS, export
+from workbench.io import write_json, write_jsonl
+from workbench.records import new_evolution, new_seed
+
+REPO = Path(__file__).resolve().parent.parent
+TEACHER, ANSWERER = "hf:teacher/Big-7B-Instruct", "openai:answer-4o@http://localhost:8000/v1"
+
+
+def make_run(root: Path, with_filter: bool = False) -> Path:
+    """A small run folder as the stages write it: manifest, 01_seed, 02_evolve (and 03_filter)."""
+    run_dir = root / "runs" / "20260101-000000_unit_abcd1234"
+    gen = {"max_new_tokens": 64, "temperature": 0.0, "top_p": 1.0, "seed": 0}
+    s1 = new_seed("Name three primary colours.", response="Red, yellow, blue.", model=TEACHER, gen=gen)
+    s2 = new_seed("Summarise the text.", "Cats sleep a lot.", response="Cats nap often.", model=TEACHER, gen=gen)
+    e1 = new_evolution(s1, 1, "add_constraints", "Name three primary colours in French.", model=TEACHER,
+                       response="Rouge, jaune, bleu.", answer_model=ANSWERER, scores={"difficulty": 7})
+    e2 = new_evolution(e1, 2, "breadth", "List three French words for animals.", model=TEACHER,
+                       response="chat, chien, oiseau", answer_model=ANSWERER)
+    bad = new_evolution(s2, 1, "deepening", "Summarise the text.", model=TEACHER,
+                        status="eliminated", reasons=["unchanged"])
+    broken = new_evolution(s2, 1, "concretizing", "", model=TEACHER, status="failed", reasons=["backend_error"])
+    dataset = [s1, s2, e1, e2]
+    write_json(run_dir / "manifest.json", {
+        "run_id": run_dir.name, "created": "2026-01-01T00:00:00Z", "params_file": "params/smoke.yaml",
+        "sets": [], "params_hash": "abcd1234", "git": {"sha": "0123456789abcdef", "dirty": True},
+        "packages": {"workbench": "0.1.0"},
+        "params": {"run": {"name": "unit", "model": TEACHER},
+                   "seed": {"source": "bundled", "source_name": "unit seeds", "license": "CC-BY-4.0"},
+                   "evolve": {"rounds": 2, "model": "", "answer_model": ANSWERER, "judge_model": ""}},
+        "stages": {"01_seed": {"status": "done"}, "02_evolve": {"status": "done"}},
+    })
+    write_jsonl(run_dir / "01_seed" / "records.jsonl", [s1, s2])
+    write_json(run_dir / "01_seed" / "stats.json", {"kept": 2})
+    write_jsonl(run_dir / "02_evolve" / "records.jsonl", [s1, s2, e1, e2, bad, broken])
+    write_jsonl(run_dir / "02_evolve" / "dataset.jsonl", dataset)
+    write_json(run_dir / "02_evolve" / "stats.json", {"reasons": {"unchanged": 1, "backend_error": 1}})
+    if with_filter:
+        write_jsonl(run_dir / "03_filter" / "dataset.jsonl", [s1, e1, e2])
+        write_json(run_dir / "03_filter" / "stats.json", {"dropped_by_reason": {"near_duplicate": 1}})
+    return run_dir
+
+
+def instructions(fmt: str, out: Path, cache: Path) -> list[str]:
+    import datasets
+
+    if fmt == "hf":
+        dd = datasets.load_from_disk(str(out))
+        assert list(dd) == ["train"]
+        return dd["train"]["instruction"]
+    loader = "parquet" if fmt == "parquet" else "json"
+    ds = datasets.load_dataset(loader, data_files=str(out / FILES[fmt]), split="train", cache_dir=str(cache))
+    if fmt == "sharegpt":
+        return [c[0]["value"].split("\n\n")[0] for c in ds["conversations"]]
+    return ds["instruction"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_round_trips_with_a_card(tmp_path, fmt):
+    run_dir = make_run(tmp_path)
+    out = tmp_path / "export"
+    summary = export(run_dir, fmt, out)
+    assert summary["source"] == "02_evolve/dataset.jsonl" and summary["rows_written"] == 4
+    got = instructions(fmt, out, tmp_path / "hf-cache")
+    assert got == ["Name three primary colours.", "Summarise the text.",
+                   "Name three primary colours in French.", "List three French words for animals."]
+    card = (out / "README.md").read_text()
+    assert TEACHER in card and ANSWERER in card
+    assert "abcd1234" in card and "0123456789abcdef" in card and "dirty" in card and run_dir.name in card
+    assert "| 0 | 2 |" in card and "| 1 | 1 |" in card and "| 2 | 1 |" in card  # rows per round
+    assert "| seed | 2 |" in card and "| add_constraints | 1 |" in card and "| breadth | 1 |" in card
+    assert "| kept | 4 |" in card and "| eliminated | 1 |" in card and "| failed | 1 |" in card
+    assert "| unchanged | 1 |" in card and "| backend_error | 1 |" in card
+    assert "unit seeds" in card and "CC-BY-4.0" in card and "license: cc-by-4.0" in card
+    assert "no 03_filter stage" in card
+
+
+def test_format_shapes(tmp_path):
+    import pyarrow.parquet as pq
+
+    run_dir = make_run(tmp_path)
+    for fmt in ("alpaca", "sharegpt", "parquet", "hf"):
+        export(run_dir, fmt, tmp_path / fmt)
+    alpaca = json.loads((tmp_path / "alpaca" / "alpaca.json").read_text())
+    assert alpaca[1] == {"instruction": "Summarise the text.", "input": "Cats sleep a lot.", "output": "Cats nap often."}
+    share = json.loads((tmp_path / "sharegpt" / "sharegpt.json").read_text())
+    assert share[1]["conversations"] == [{"from": "human", "value": "Summarise the text.\n\nCats sleep a lot."},
+                                         {"from": "gpt", "value": "Cats nap often."}]
+    assert share[1]["id"]
+    table = pq.read_table(tmp_path / "parquet" / "train.parquet")
+    assert table.column_names == ["id", "root_id", "parent_id", "round", "op", "instruction", "input",
+                                  "response", "difficulty"]
+    assert table.column("difficulty").to_pylist() == [None, None, 7.0, None]
+    assert table.column("op").to_pylist()[:2] == [None, None]
+
+
+def test_filtered_dataset_is_preferred_and_its_drops_are_on_the_card(tmp_path):
+    run_dir = make_run(tmp_path, with_filter=True)
+    summary = export(run_dir, "jsonl", tmp_path / "out")
+    assert summary["source"] == "03_filter/dataset.jsonl" and summary["rows_written"] == 3
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "03_filter/dataset.jsonl" in card and "| near_duplicate | 1 |" in card
+
+
+def test_rows_without_a_response_are_left_out_of_training_formats_only(tmp_path):
+    run_dir = make_run(tmp_path)
+    seed = new_seed("Unanswered question?")
+    rows = (run_dir / "02_evolve" / "dataset.jsonl").read_text()
+    (run_dir / "02_evolve" / "dataset.jsonl").write_text(rows + json.dumps(seed) + "\n")
+    assert export(run_dir, "alpaca", tmp_path / "a")["rows_written"] == 4
+    assert "1 rows without a response were left out" in (tmp_path / "a" / "README.md").read_text()
+    assert export(run_dir, "jsonl", tmp_path / "j")["rows_written"] == 5
+
+
+def workbench(*args):
+    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, cwd=REPO)
+
+
+def test_cli_export_and_missing_selection(tmp_path):
+    run_dir = make_run(tmp_path)
+    r = workbench("export", str(run_dir), "--format", "sharegpt", "--out", str(tmp_path / "sg"))
+    assert r.returncode == 0, r.stderr
+    assert "4 rows from 02_evolve/dataset.jsonl" in r.stdout and (tmp_path / "sg" / "sharegpt.json").is_file()
+    r = workbench("export", str(run_dir), "--format", "jsonl", "--out", str(tmp_path / "sel"), "--selection")
+    assert r.returncode == 2 and "05_diversity/selection.jsonl" in r.stderr
+    assert not (tmp_path / "sel").exists()
+    r = workbench("export", str(run_dir), "--format", "csv", "--out", str(tmp_path / "csv"))
+    assert r.returncode == 2 and "unknown format 'csv'" in r.stderr
+    r = workbench("export", str(tmp_path), "--format", "jsonl", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "not a run folder" in r.stderr

@@ -1,0 +1,132 @@
+"""The dataset card (README.md) written next to every export.
+
+A synthetic dataset is reusable only if its provenance travels with it: which teacher models
+wrote it, with which params (hash) and code (git sha), how much the elimination step and the
+filters threw away, and where the seeds came from under which license. All of it is read from
+the run folder (manifest.json, stats.json files, 02_evolve/records.jsonl), never recomputed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from .io import read_json, read_jsonl
+
+NOT_RECORDED = "not recorded"
+LOADING = {  # how to read each export back, shown on the card
+    "jsonl": 'datasets.load_dataset("json", data_files="train.jsonl")',
+    "alpaca": 'datasets.load_dataset("json", data_files="alpaca.json")',
+    "sharegpt": 'datasets.load_dataset("json", data_files="sharegpt.json")',
+    "parquet": 'datasets.load_dataset("parquet", data_files="train.parquet")',
+    "hf": 'datasets.load_from_disk(".")  # DatasetDict with a "train" split',
+}
+
+
+def status_counts(run_dir: Path) -> dict:
+    """kept / eliminated / failed over every attempt of 02_evolve, not only the exported rows."""
+    path = run_dir / "02_evolve" / "records.jsonl"
+    return dict(Counter(r.get("status") for r in read_jsonl(path)).most_common()) if path.is_file() else {}
+
+
+def stage_stats(run_dir: Path, stage: str) -> dict:
+    path = run_dir / stage / "stats.json"
+    return read_json(path) if path.is_file() else {}
+
+
+def teacher_models(rows: list[dict], params: dict) -> dict:
+    """{"rows": {model: {field: count}}, "params": {role: model}}: what wrote the data, two ways."""
+    found: dict[str, Counter] = {}
+    for r in rows:
+        for key in ("model", "answer_model"):
+            if r.get(key):
+                found.setdefault(r[key], Counter())[key] += 1
+    run, evolve = params.get("run", {}), params.get("evolve", {})
+    evolver = evolve.get("model") or run.get("model")
+    configured = {"evolver": evolver, "answerer": evolve.get("answer_model") or evolver,
+                  "judge": evolve.get("judge_model") or evolver}
+    return {"rows": {m: dict(c) for m, c in found.items()}, "params": configured}
+
+
+def _table(headers: tuple, rows) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _counts(title: str, counts: dict, what: str, empty: str) -> str:
+    if not counts:
+        return f"### {title}\n\n{empty}\n"
+    return f"### {title}\n\n{_table((what, 'count'), counts.items())}\n"
+
+
+def _value(v) -> str:
+    return ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+
+
+def _hub_license(license_: str) -> str:
+    """The card header wants a hub license id (apache-2.0); free text becomes 'other'."""
+    return license_.lower() if license_ and " " not in license_ and license_ != NOT_RECORDED else "other"
+
+
+def dataset_card(run_dir: Path, rows: list[dict], summary: dict) -> str:
+    manifest = read_json(run_dir / "manifest.json")
+    params = manifest.get("params", {})
+    seed_params, seed_stats = params.get("seed", {}), stage_stats(run_dir, "01_seed")
+    evolve_stats, filter_stats = stage_stats(run_dir, "02_evolve"), stage_stats(run_dir, "03_filter")
+    license_ = seed_params.get("license") or seed_stats.get("license") or NOT_RECORDED
+    source_name = seed_params.get("source_name") or seed_stats.get("source_name") or NOT_RECORDED
+    git = manifest.get("git") or {}
+    sha = git.get("sha") or NOT_RECORDED
+    dirty = {True: " (dirty: uncommitted changes)", False: " (clean)"}.get(git.get("dirty"), "")
+    teachers = teacher_models(rows, params)
+    by_round = Counter(r.get("round") for r in rows)
+    by_op = Counter(r.get("op") or "seed" for r in rows)
+    evolve = params.get("evolve", {})
+
+    parts = [
+        f"---\nlicense: {_hub_license(license_)}\ntags:\n- evol-instruct\n- synthetic\n---\n",
+        f"# Evol-Instruct dataset from run {manifest.get('run_id', run_dir.name)}\n",
+        f"{summary['rows_written']} rows in the {summary['format']} format, exported from "
+        f"`{summary['source']}` of the run by the Evol-Instruct Workbench (`workbench export`). "
+        f"Load it from this folder with:\n\n```python\nimport datasets\n{LOADING[summary['format']]}\n```\n",
+    ]
+    if summary["left_out_no_response"]:
+        parts.append(f"{summary['left_out_no_response']} rows without a response were left out of this "
+                     "training format.\n")
+    parts += [
+        "## Provenance\n",
+        _table(("field", "value"), [
+            ("run id", f"`{manifest.get('run_id', run_dir.name)}`"), ("created", manifest.get("created", NOT_RECORDED)),
+            ("params file", f"`{manifest.get('params_file')}`" + (f" with {manifest['sets']}" if manifest.get("sets") else "")),
+            ("params hash", f"`{manifest.get('params_hash', NOT_RECORDED)}`"),
+            ("git sha", f"`{sha}`{dirty}"),
+            ("workbench", (manifest.get("packages") or {}).get("workbench") or NOT_RECORDED),
+        ]) + "\n",
+        "## Teacher models\n",
+        "Models that wrote the rows (`model`: evolved the instruction or answered a seed; "
+        "`answer_model`: answered an evolved instruction):\n",
+        _table(("model", "rows as model", "rows as answer_model"),
+               [(f"`{m}`", c.get("model", 0), c.get("answer_model", 0)) for m, c in teachers["rows"].items()])
+        if teachers["rows"] else "none recorded in the rows",
+        "\nModels set by the run params:\n",
+        _table(("role", "model"), [(k, f"`{v}`") for k, v in teachers["params"].items()]) + "\n",
+        "## Seeds\n",
+        _table(("field", "value"), [("seed set", source_name), ("license", license_),
+                          ("source", f"`{seed_params.get('source', NOT_RECORDED)}`"),
+                          ("seeds kept", seed_stats.get("kept", NOT_RECORDED))]) + "\n",
+        "## Evolution settings\n",
+        _table(("param", "value"), [(f"evolve.{k}", _value(evolve.get(k))) for k in
+                                    ("rounds", "ops", "temperature", "answer_temperature") if k in evolve]) + "\n",
+        "## Counts\n",
+        _counts("Rows per round", {k: by_round[k] for k in sorted(by_round, key=lambda x: (x is None, x))},
+                "round", "no rows"),
+        _counts("Rows per op", dict(by_op.most_common()), "op", "no rows"),
+        _counts("Attempts per status (02_evolve/records.jsonl, every attempt)", status_counts(run_dir),
+                "status", "02_evolve/records.jsonl not found"),
+        _counts("Eliminations by reason (02_evolve/stats.json)", evolve_stats.get("reasons") or {},
+                "reason", "no elimination recorded" if evolve_stats else "02_evolve/stats.json not found"),
+        _counts("Filter drops by reason (03_filter/stats.json)", filter_stats.get("dropped_by_reason") or {},
+                "reason", "no row dropped" if filter_stats else "no 03_filter stage in this run"),
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,161 @@
+"""Export a run's dataset for training elsewhere, with a dataset card that says where it came from.
+
+    workbench export RUN_DIR --format hf|jsonl|alpaca|sharegpt|parquet --out DIR [--selection]
+
+Rows are the latest dataset the run has: 03_filter/dataset.jsonl, else 02_evolve/dataset.jsonl
+(--selection: 05_diversity/selection.jsonl). Files written into DIR:
+
+    jsonl     train.jsonl      our full records, every field
+    alpaca    alpaca.json      [{instruction, input, output}]            (a JSON list, as Alpaca ships)
+    sharegpt  sharegpt.json    [{id, conversations: [human, gpt]}]       (a JSON list, as FastChat reads)
+    parquet   train.parquet    flat columns: FLAT_COLUMNS
+    hf        dataset_dict.json + train/   DatasetDict({"train"}) with FLAT_COLUMNS + messages
+    every     README.md        dataset card: teacher models, params hash, git sha, counts, drops, seeds
+
+alpaca and sharegpt are training formats: a row without a response would teach an empty answer,
+so such rows are left out of them and the card counts them. The other formats keep every row.
+A synthetic dataset is only reusable when its teacher models, settings and seed license travel
+with it; the card carries them from the run's manifest.json and stats files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .io import atomic_write_bytes, atomic_write_text, read_jsonl, write_jsonl
+
+FORMATS = ("hf", "jsonl", "alpaca", "sharegpt", "parquet")
+FILES = {"jsonl": "train.jsonl", "alpaca": "alpaca.json", "sharegpt": "sharegpt.json",
+         "parquet": "train.parquet", "hf": "dataset_dict.json"}
+FLAT_COLUMNS = ("id", "root_id", "parent_id", "round", "op", "instruction", "input", "response", "difficulty")
+SOURCES = ("03_filter/dataset.jsonl", "02_evolve/dataset.jsonl")
+SELECTION = "05_diversity/selection.jsonl"
+
+
+class ExportError(ValueError):
+    pass
+
+
+def source_file(run_dir: Path, selection: bool = False) -> Path:
+    """The file rows come from: the latest dataset stage the run has, or the diversity selection."""
+    if not (run_dir / "manifest.json").is_file():
+        raise ExportError(f"{run_dir}: not a run folder (no manifest.json)")
+    if selection:
+        path = run_dir / SELECTION
+        if not path.is_file():
+            raise ExportError(f"{run_dir}: no {SELECTION}; run stage 05_diversity first, or export without --selection")
+        return path
+    for rel in SOURCES:
+        if (run_dir / rel).is_file():
+            return run_dir / rel
+    raise ExportError(f"{run_dir}: no dataset yet ({' or '.join(SOURCES)}); run stage 02_evolve first")
+
+
+def user_text(rec: dict) -> str:
+    return rec["instruction"] + (f"\n\n{rec['input']}" if rec.get("input") else "")
+
+
+def to_alpaca(rec: dict) -> dict:
+    return {"instruction": rec["instruction"], "input": rec.get("input") or "", "output": rec["response"]}
+
+
+def to_sharegpt(rec: dict) -> dict:
+    return {"id": rec["id"], "conversations": [
+        {"from": "human", "value": user_text(rec)}, {"from": "gpt", "value": rec["response"]}]}
+
+
+def _difficulty(rec: dict) -> float | None:
+    value = (rec.get("scores") or {}).get("difficulty")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def to_flat(rec: dict) -> dict:
+    row = {k: rec.get(k) for k in FLAT_COLUMNS if k != "difficulty"}
+    row["input"] = row["input"] or ""
+    row["difficulty"] = _difficulty(rec)
+    return row
+
+
+def _schema(messages: bool):
+    """Explicit column types: a column that is null in every row must still load as text / float."""
+    import pyarrow as pa
+
+    fields = [(k, pa.string()) for k in FLAT_COLUMNS]
+    fields[FLAT_COLUMNS.index("round")] = ("round", pa.int64())
+    fields[FLAT_COLUMNS.index("difficulty")] = ("difficulty", pa.float64())
+    if messages:
+        fields.append(("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))))
+    return pa.schema(fields)
+
+
+def _write_parquet(path: Path, rows: list[dict]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist([to_flat(r) for r in rows], schema=_schema(False)), sink)
+    atomic_write_bytes(path, sink.getvalue())
+
+
+def _write_hf(out: Path, rows: list[dict]) -> None:
+    """save_to_disk writes a folder, so it goes to a temp folder first and is moved in whole."""
+    import datasets
+    from datasets import Dataset, DatasetDict, Features
+
+    datasets.disable_progress_bars()  # one-shot command: the bars only clutter its output
+    flat = [to_flat(r) | {"messages": [{"role": "user", "content": user_text(r)},
+                                       {"role": "assistant", "content": r.get("response") or ""}]}
+            for r in rows]
+    features = Features.from_arrow_schema(_schema(True))
+    dd = DatasetDict({"train": Dataset.from_list(flat, features=features)})
+    tmp = Path(tempfile.mkdtemp(prefix=".hf-export-", dir=out))
+    try:
+        dd.save_to_disk(str(tmp))
+        for item in sorted(tmp.iterdir()):
+            target = out / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(item, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_rows(fmt: str, out: Path, rows: list[dict]) -> tuple[Path, int]:
+    """Write rows in one format into out; returns (the main file, rows written)."""
+    path = out / FILES[fmt]
+    if fmt == "jsonl":
+        return path, write_jsonl(path, rows)
+    if fmt == "parquet":
+        _write_parquet(path, rows)
+        return path, len(rows)
+    if fmt == "hf":
+        _write_hf(out, rows)
+        return path, len(rows)
+    convert = to_alpaca if fmt == "alpaca" else to_sharegpt
+    data = [convert(r) for r in rows if r.get("response")]
+    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    return path, len(data)
+
+
+def export(run_dir: Path | str, fmt: str, out: Path | str, selection: bool = False) -> dict:
+    """Export one run's dataset as fmt into out, with README.md; returns a summary of what was written."""
+    from .card import dataset_card
+
+    run_dir, out = Path(run_dir), Path(out)
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})")
+    src = source_file(run_dir, selection)
+    rows = read_jsonl(src)
+    out.mkdir(parents=True, exist_ok=True)
+    path, written = write_rows(fmt, out, rows)
+    summary = {"run_dir": str(run_dir), "source": str(src.relative_to(run_dir)), "format": fmt,
+               "file": path.name, "rows_in": len(rows), "rows_written": written,
+               "left_out_no_response": len(rows) - written}
+    atomic_write_text(out / "README.md", dataset_card(run_dir, rows, summary))
+    return summary
+
