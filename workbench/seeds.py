@@ -72,6 +72,16 @@ def normalise(text) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+def _has_template_marker(text: str) -> bool:
+    """A seed carrying a template's own section marker (e.g. "<<New Task>>") would let the
+    seed rewrite the evolution prompt around it; such seeds are dropped, not evolved."""
+    from .records import OPS
+    from .templates import leak_phrases
+
+    low = " ".join(text.lower().split())
+    return any(f"<<{p}>>" in low or f"<< {p} >>" in low for p in leak_phrases(list(OPS) + ["equal_judge"]))
+
+
 def _first_human_turn(row: dict, fm: FieldMap):
     conv = row.get(fm.conversations)
     if not isinstance(conv, list):
@@ -186,7 +196,11 @@ def load_seeds(source: str = "bundled", fmt: str = "auto", fields: FieldMap | No
         raw = row.get(fm.instruction)
         if raw is None and fmt in ("auto", "sharegpt"):
             raw = _first_human_turn(row, fm)
-        if raw is not None and not isinstance(raw, str):
+        if raw is None:
+            out.dropped.append({"row": where, "reason": "missing_field",
+                                "instruction": f"no {fm.instruction!r} field (has: {', '.join(map(str, row))[:200]})"})
+            continue
+        if not isinstance(raw, str):
             out.dropped.append({"row": where, "reason": "not_text", "instruction": repr(raw)[:200]})
             continue
         instruction, input_ = normalise(raw), normalise(row.get(fm.input))
@@ -197,6 +211,9 @@ def load_seeds(source: str = "bundled", fmt: str = "auto", fields: FieldMap | No
             continue
         if len(instruction) + len(input_) > max_chars:
             out.dropped.append({"row": where, "reason": "too_long", "instruction": instruction[:200]})
+            continue
+        if _has_template_marker(instruction + "\n" + input_):
+            out.dropped.append({"row": where, "reason": "template_marker", "instruction": instruction[:200]})
             continue
         key = (instruction, input_)
         if key in seen:

@@ -18,6 +18,7 @@ from functools import cache
 from importlib import resources
 
 MARKER = re.compile(r"^<<([^<>\n]+)>>\s*$", re.M)
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 DEMO_LABEL = re.compile(r"^(Example [A-Za-z]+):", re.M)
 # complicate_input draws the format of the data it adds from this pool
 FORMATS = {
@@ -40,10 +41,9 @@ class Template:
         return MARKER.findall(self.text)
 
     def render(self, **values: str) -> str:
-        out = self.text
-        for key, value in values.items():
-            out = out.replace("{" + key + "}", value)
-        return out.rstrip("\n")
+        """One pass over the template only: a placeholder-like "{format}" inside an inserted
+        instruction stays literal text instead of being filled in turn."""
+        return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), self.text).rstrip("\n")
 
 
 def _read(relative: str) -> str:
