@@ -137,14 +137,21 @@ def setup(rebuild: bool = typer.Option(False, help="dequantise the embedded mode
 
 
 @app.command()
-def lab(port: int = typer.Option(8888), no_browser: bool = typer.Option(True)):
-    """Open JupyterLab on notebooks/ with the project kernel; .py notebooks open as notebooks."""
-    args = [sys.executable, "-m", "jupyter", "lab", f"--port={port}",
+def lab(
+    port: int = typer.Option(8888, help="port on 127.0.0.1"),
+    token: str = typer.Option("", help="access token; empty lets Jupyter make one and print it"),
+    browser: bool = typer.Option(False, help="open a browser"),
+):
+    """JupyterLab on notebooks/ with the project kernel; jupytext opens the .py notebooks as notebooks."""
+    args = [sys.executable, "-m", "jupyter", "lab", f"--port={port}", "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.root_dir={P.REPO_ROOT / 'notebooks'}"]
-    if no_browser:
+    if token:
+        args.append(f"--IdentityProvider.token={token}")
+    if not browser:
         args.append("--no-browser")
-    env = dict(os.environ)
-    raise typer.Exit(subprocess.call(args, env=env))
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")  # containers and CI run as root
+    raise typer.Exit(subprocess.call(args))
 
 
 if __name__ == "__main__":
