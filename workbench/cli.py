@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -151,7 +150,8 @@ def lab(
         args.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")  # containers and CI run as root
-    raise typer.Exit(subprocess.call(args))
+    # become the server process, so a signal to `workbench lab` reaches JupyterLab itself
+    os.execv(sys.executable, args)
 
 
 if __name__ == "__main__":
