@@ -31,6 +31,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/generate.py
+	$(BIN)/python bench/diversity.py
 
 lab: setup
 	$(BIN)/workbench lab

@@ -55,7 +55,7 @@ items = [{"id": r.get("id", str(i)), "instruction": r[instruction_field], "input
           "skill": r.get(skill_field), "difficulty": r.get(difficulty_field), "checks": r.get(checks_field) or []}
          for i, r in enumerate(read_jsonl(str(path)))]
 if verifiable:
-    CK.validate_specs(items)
+    CK.validate_specs([it for it in items if it["checks"]])
 if n or st.limit:
     items = items[: min(x for x in (n, st.limit * 2) if x)]
 tuned = st.params.get("finetune", {}).get("variants", [])

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from workbench.io import read_json, read_jsonl
@@ -81,3 +82,55 @@ def test_explore_notebook_runs_headless_on_the_run(smoke_run, tmp_path):
     html_out = [o for c in executed["cells"] for o in c.get("outputs", [])
                 if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert html_out, "the browser widget was displayed"
+
+
+@pytest.mark.slow
+def test_diversity_outputs_and_deita_never_keeps_a_close_pair(smoke_run):
+    d = smoke_run / "05_diversity"
+    stats = read_json(d / "stats.json")
+    emb = np.load(d / "embeddings.npy")
+    ids = read_json(d / "embedding_ids.json")["ids"]
+    assert emb.shape == (stats["rows"], 384) and len(ids) == stats["rows"]
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-4)
+    assert {"overall", "by_round", "seeds", "evolved"} <= set(stats["metrics"])
+    sel = read_jsonl(d / "selection.jsonl")
+    assert len(sel) == stats["deita"]["kept"] and all(schema_errors(r) == [] for r in sel)
+    pos = [ids.index(r["id"]) for r in sel]
+    g = emb[pos] @ emb[pos].T
+    np.fill_diagonal(g, -1)
+    assert len(sel) < 2 or g.max() < stats["deita"]["tau"]
+    for f in ("projection.html", "nn_distance_hist.html", "metrics_by_round.html"):
+        assert (d / "figures" / f).is_file()
+
+
+@pytest.mark.slow
+def test_difficulty_scores_are_floats_or_null_with_reason(smoke_run):
+    rows = read_jsonl(smoke_run / "04_difficulty" / "records.jsonl")
+    assert rows
+    for r in rows:
+        s = r["scores"]
+        assert (isinstance(s["difficulty"], float) and 1 <= s["difficulty"] <= 10) or (s["difficulty"] is None and s["difficulty_reason"])
+        assert isinstance(s["ifd"], float) or (s["ifd"] is None and s["ifd_reason"])
+        assert set(r["features"]) == {"words", "constraints", "steps", "input_words", "nesting"}
+    stats = read_json(smoke_run / "04_difficulty" / "stats.json")
+    assert "0" in stats["mean_difficulty_by_round"]
+    assert {"judge", "baseline_word_count"} <= set(stats["validation"])
+    assert stats["validation"]["judge"]["n"] > 0
+
+
+@pytest.mark.slow
+def test_finetuned_variants_reload_and_are_compared(smoke_run):
+    from workbench.llm import GenParams, get_generator
+
+    for variant in ("seeds", "evolved"):
+        model_dir = smoke_run / "06_finetune" / "model" / variant
+        gen = get_generator(f"hf:{model_dir}", {"batch_size": 1, "cache": False}, None)
+        assert gen.generate([[{"role": "user", "content": "Hi"}]], GenParams(max_new_tokens=4))[0].ok
+    log = read_json(smoke_run / "06_finetune" / "train_log.json")
+    assert all(v["steps"] >= 1 and v["log"] for v in log["variants"].values())
+    results = read_json(smoke_run / "07_evaluate" / "results.json")
+    pair = results["pairs"]["evolved_vs_seeds"]
+    assert pair["overall"]["n"] == results["items"] and pair["order_disagreement"] is not None
+    assert pair["by_bucket"] and pair["by_skill"]
+    samples = read_jsonl(smoke_run / "07_evaluate" / "samples.jsonl")
+    assert len(samples) == results["items"] and all(set(s["answers"]) == {"seeds", "evolved"} for s in samples)

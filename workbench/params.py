@@ -42,7 +42,8 @@ RUN_PARAMS: dict[str, Param] = parse_params_source(RUN_SECTION.strip("\n"), 1, "
 
 
 # Checks that need more than a type: (module, function) taking the section's resolved values.
-SECTION_CHECKS = {"evolve": ("workbench.evolve", "check_config"), "finetune": ("workbench.finetune", "check_config")}
+SECTION_CHECKS = {"evolve": ("workbench.evolve", "check_config"), "finetune": ("workbench.finetune", "check_config"),
+                  "diversity": ("workbench.diversity", "check_config")}
 
 
 class ParamsError(ValueError):
