@@ -50,13 +50,15 @@ class ParamsError(ValueError):
     pass
 
 
+INTERACTIVE = ("00_explore", "08_compare")  # notebooks for people, never run as pipeline stages
+
+
 def stage_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Path]:
-    """{"seed": notebooks/01_seed.py, ...} for every pipeline stage that exists (00_explore is interactive)."""
+    """{"seed": notebooks/01_seed.py, ...} for every pipeline stage that exists."""
     out = {}
     for path in sorted(notebooks_dir.glob("[0-9][0-9]_*.py")):
-        number, _, section = path.stem.partition("_")
-        if number != "00":
-            out[section] = path
+        if path.stem not in INTERACTIVE:
+            out[path.stem.partition("_")[2]] = path
     return out
 
 

@@ -1,0 +1,50 @@
+import json
+from pathlib import Path
+
+from workbench import compare as C
+from workbench.io import write_json
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def fake_run(root: Path, name: str, rounds: int, temp: float, means: list[float], win: float) -> Path:
+    d = root / name
+    write_json(d / "manifest.json", {"run_id": name, "params": {"run": {"name": name, "seed": 0},
+                                                               "evolve": {"rounds": rounds, "temperature": temp}}})
+    write_json(d / "02_evolve" / "stats.json", {"attempts": 10, "kept_rate": 0.5, "dataset": 8,
+                                                "reason_share": {"prompt_leak": 0.3, "unchanged": 0.2}})
+    write_json(d / "04_difficulty" / "stats.json", {"difficulty": {
+        "overall": {"mean": sum(means) / len(means)},
+        "by_round": {str(i): {"mean": m, "lo": m - 0.5, "hi": m + 0.5, "n": 4} for i, m in enumerate(means)}}})
+    write_json(d / "07_evaluate" / "stats.json", {"pairs": {"evolved_vs_seeds": {
+        "overall": {"score": win}, "by_bucket": {"easy": {"score": win}, "hard": {"score": win / 2}}}}})
+    return d
+
+
+def test_summaries_legends_and_figures(tmp_path):
+    runs = [fake_run(tmp_path, "a", 1, 0.7, [3.0, 4.0], 0.6), fake_run(tmp_path, "b", 2, 0.7, [3.0, 4.5, 5.0], 0.4)]
+    summaries = [C.summarise_run(r) for r in runs]
+    assert C.varying_params(summaries) == ["evolve.rounds"]
+    labels = C.legend_labels(summaries)
+    assert labels == ["evolve.rounds=1", "evolve.rounds=2"]
+    fig = C.difficulty_by_round(summaries, labels)
+    assert [t.name for t in fig.data] == labels and list(fig.data[1].y) == [3.0, 4.5, 5.0]
+    assert list(C.elimination_rates(summaries, labels).data[0].y) == [0.3, 0.2]
+    win = C.win_rates(summaries, labels)
+    assert list(win.data[0].y) == [0.6, None, 0.3, 0.6]
+    assert len(C.diversity_metrics(summaries, labels).data) == 0  # no 05 stats: no bars, no crash
+    assert C.table(summaries, labels)[1]["evolved_vs_seeds"] == 0.4
+
+
+def test_compare_notebook_runs_headless(tmp_path):
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    runs = [fake_run(tmp_path, "a", 1, 0.0, [3.0], 0.5), fake_run(tmp_path, "b", 1, 0.7, [4.0], 0.5)]
+    nb = tmp_path / "compare.ipynb"
+    nbformat.write(jupytext.read(REPO / "notebooks" / "08_compare.py"), nb)
+    pm.execute_notebook(str(nb), str(nb), parameters={"run_dirs": [str(r) for r in runs]}, kernel_name="python3",
+                        progress_bar=False)
+    text = nb.read_text()
+    assert "evolve.temperature=0.7" in text and json.loads(text)["cells"]

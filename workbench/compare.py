@@ -1,0 +1,120 @@
+"""Side-by-side comparison of runs (a sweep, or any run folders) for notebooks/08_compare.py.
+
+    summaries = [summarise_run(d) for d in run_dirs]
+    labels = legend_labels(summaries)      # each run named by the params that differ
+    difficulty_by_round(summaries, labels).show()
+
+Everything is read from the run folders' stats files; a run that lacks a stage simply has no
+line in that figure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from .io import read_json
+
+
+def _stats(run_dir: Path, stage: str) -> dict:
+    path = run_dir / stage / "stats.json"
+    return read_json(path) if path.is_file() else {}
+
+
+def _flatten(params: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in params.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out |= _flatten(v, key + ".")
+        else:
+            out[key] = v
+    return out
+
+
+def summarise_run(run_dir: Path | str) -> dict:
+    run_dir = Path(run_dir)
+    manifest = read_json(run_dir / "manifest.json")
+    return {"dir": str(run_dir), "run_id": manifest["run_id"], "params": _flatten(manifest["params"]),
+            "evolve": _stats(run_dir, "02_evolve"), "difficulty": _stats(run_dir, "04_difficulty"),
+            "diversity": _stats(run_dir, "05_diversity"), "evaluate": _stats(run_dir, "07_evaluate")}
+
+
+def runs_of_sweep(sweep_dir: Path | str, outputs: Path | str) -> list[Path]:
+    sweep = read_json(Path(sweep_dir) / "sweep.json")
+    return [Path(outputs) / r["run_dir"] for r in sweep["runs"] if r.get("run_dir")]
+
+
+def varying_params(summaries: list[dict]) -> list[str]:
+    """Param keys whose values differ between the runs (run.name excluded: it always does)."""
+    keys = sorted({k for s in summaries for k in s["params"]})
+    return [k for k in keys if k != "run.name" and len({repr(s["params"].get(k)) for s in summaries}) > 1]
+
+
+def legend_labels(summaries: list[dict]) -> list[str]:
+    """'evolve.rounds=2, evolve.temperature=0.7' per run, or the run id when nothing differs."""
+    keys = varying_params(summaries)
+    return [", ".join(f"{k}={s['params'].get(k)}" for k in keys) or s["run_id"] for s in summaries]
+
+
+def difficulty_by_round(summaries: list[dict], labels: list[str]) -> go.Figure:
+    fig = go.Figure()
+    for s, label in zip(summaries, labels):
+        by_round = s["difficulty"].get("difficulty", {}).get("by_round", {})
+        pts = [(int(r), v) for r, v in by_round.items() if v.get("mean") is not None]
+        if pts:
+            fig.add_scatter(x=[r for r, _ in pts], y=[v["mean"] for _, v in pts], mode="lines+markers", name=label,
+                            error_y={"type": "data", "symmetric": False,
+                                     "array": [v["hi"] - v["mean"] for _, v in pts],
+                                     "arrayminus": [v["mean"] - v["lo"] for _, v in pts]})
+    fig.update_layout(title="Mean judge difficulty per round (95% CI)", xaxis_title="round", yaxis_title="difficulty")
+    return fig
+
+
+def elimination_rates(summaries: list[dict], labels: list[str]) -> go.Figure:
+    fig = go.Figure()
+    rules = sorted({r for s in summaries for r in s["evolve"].get("reason_share", {})})
+    for s, label in zip(summaries, labels):
+        shares = s["evolve"].get("reason_share", {})
+        if s["evolve"]:
+            fig.add_bar(name=label, x=rules, y=[shares.get(r, 0.0) for r in rules])
+    fig.update_layout(barmode="group", title="Share of evolution attempts eliminated, per rule",
+                      yaxis_tickformat=".0%", xaxis_title="rule")
+    return fig
+
+
+def diversity_metrics(summaries: list[dict], labels: list[str],
+                      metrics=("mean_pairwise_cosine_distance", "mean_nn_distance", "vendi_per_item", "cluster_entropy")) -> go.Figure:
+    fig = go.Figure()
+    for s, label in zip(summaries, labels):
+        overall = s["diversity"].get("metrics", {}).get("overall")
+        if overall:
+            fig.add_bar(name=label, x=list(metrics), y=[overall.get(m) for m in metrics])
+    fig.update_layout(barmode="group", title="Diversity of the dataset (overall)")
+    return fig
+
+
+def win_rates(summaries: list[dict], labels: list[str], pair: str = "evolved_vs_seeds") -> go.Figure:
+    fig = go.Figure()
+    buckets = ["easy", "medium", "hard"]
+    for s, label in zip(summaries, labels):
+        res = s["evaluate"].get("pairs", {}).get(pair)
+        if res:
+            fig.add_bar(name=label, x=buckets + ["overall"],
+                        y=[res["by_bucket"].get(b, {}).get("score") for b in buckets] + [res["overall"]["score"]])
+    fig.update_layout(barmode="group", title=f"{pair}: (W + 0.5 T) / N by difficulty bucket", yaxis_range=[0, 1])
+    return fig
+
+
+def table(summaries: list[dict], labels: list[str]) -> list[dict]:
+    """One row per run with the headline numbers, for a DataFrame."""
+    rows = []
+    for s, label in zip(summaries, labels):
+        ev = s["evolve"]
+        pair = s["evaluate"].get("pairs", {}).get("evolved_vs_seeds", {}).get("overall", {})
+        rows.append({"run": label, "attempts": ev.get("attempts"), "kept_rate": ev.get("kept_rate"),
+                     "dataset": ev.get("dataset"),
+                     "mean_difficulty": s["difficulty"].get("difficulty", {}).get("overall", {}).get("mean"),
+                     "evolved_vs_seeds": pair.get("score")})
+    return rows
