@@ -80,3 +80,18 @@ def test_cli_rejects_unknown_stage(tmp_path):
                         "--outputs", str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO)
     assert r.returncode != 0 and "unknown stage '99_magic'" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("section,key,value,ok", [
+    ("seed", "source", "bundled", True), ("seed", "source", "/no/such/seeds.jsonl", False),
+    ("seed", "source", "tatsu-lab/alpaca", True),  # a hub name: loaded only where a network exists
+    ("seed", "source", "data/missing.jsonl", False), ("evaluate", "eval_set", "/nope.jsonl", False),
+    ("filter", "eval_set", "bundled", True), ("difficulty", "labelled_set", "/nope.jsonl", False),
+])
+def test_paths_are_checked_before_work(tmp_path, section, key, value, ok):
+    f = write(tmp_path / "p.yaml", {section: {key: value}})
+    if ok:
+        P.load(f)
+    else:
+        with pytest.raises(P.ParamsError, match=f"{section}.{key}: file or folder not found"):
+            P.load(f)

@@ -15,6 +15,7 @@ import copy
 import hashlib
 import importlib
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -48,6 +49,20 @@ SECTION_CHECKS = {"evolve": ("workbench.evolve", "check_config"), "finetune": ("
 
 class ParamsError(ValueError):
     pass
+
+
+# Keys naming a file or folder: checked before any work. "bundled" means the shipped data;
+# seed.source may also be a dataset hub name (org/name), loaded where a network exists.
+PATH_KEYS = {"source", "eval_set", "labelled_set"}
+HUB_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+def check_path(section: str, key: str, value: str) -> str | None:
+    if value == "bundled" or Path(value).expanduser().exists():
+        return None
+    if section == "seed" and HUB_NAME.match(value) and not value.endswith((".jsonl", ".json", ".csv")):
+        return None
+    return f"file or folder not found: {value}"
 
 
 INTERACTIVE = ("00_explore", "08_compare")  # notebooks for people, never run as pipeline stages
@@ -146,6 +161,8 @@ def validate(params: dict, source: str = "params", notebooks_dir: Path = NOTEBOO
             why = spec.check(value)
             if why is None and (key == "model" or key.endswith("_model")) and value:
                 why = check_model_string(value)
+            if why is None and key in PATH_KEYS and isinstance(value, str):
+                why = check_path(section, key, value)
             if why:
                 errors.append(f"{source}: {section}.{key}: {why}")
     if errors:
