@@ -47,9 +47,7 @@ from workbench.stage import open_stage
 st = open_stage(run_dir, "04_difficulty")
 source = "03_filter" if (st.run_dir / "03_filter" / "dataset.jsonl").is_file() else "02_evolve"
 rows = st.read_input(source, "dataset.jsonl")
-rows = sorted(rows, key=lambda r: (r["round"], r["id"]))
-if st.limit:
-    rows = rows[: st.limit * 4]
+rows = st.capped(sorted(rows, key=lambda r: (r["round"], r["id"])))
 ifd_name = ifd_model or st.run["model"]
 if ifd and parse_model_string(ifd_name)[0] == "openai":
     raise ValueError(f"difficulty.ifd_model must be a local model (embedded or hf:...), got {ifd_name!r}")

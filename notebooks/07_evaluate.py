@@ -56,8 +56,7 @@ items = [{"id": r.get("id", str(i)), "instruction": r[instruction_field], "input
          for i, r in enumerate(read_jsonl(str(path)))]
 if verifiable:
     CK.validate_specs([it for it in items if it["checks"]])
-if n or st.limit:
-    items = items[: min(x for x in (n, st.limit * 2) if x)]
+items = st.capped(items[:n] if n else items, by="skill")
 tuned = st.params.get("finetune", {}).get("variants", [])
 base = st.params.get("finetune", {}).get("base_model") or st.run["model"]
 

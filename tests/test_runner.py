@@ -71,3 +71,14 @@ def test_run_folder_manifest_and_resume_skips_done_stages(tmp_path):
 def test_validate_command(tmp_path):
     r = workbench("validate", "params/default.yaml")
     assert r.returncode == 0 and "ok" in r.stdout
+
+
+def test_capped_takes_rows_from_every_group(tmp_path):
+    from workbench.stage import Stage
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"run": {"limit": 4, "model": "embedded"}}))
+    st = Stage(tmp_path, "04_difficulty")
+    rows = [{"round": r, "i": i} for r in (0, 1, 2) for i in range(5)]
+    assert [r["round"] for r in st.capped(rows)] == [0, 1, 2, 0]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"run": {"limit": 0, "model": "embedded"}}))
+    assert len(Stage(tmp_path, "x").capped(rows)) == 15

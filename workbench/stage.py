@@ -49,6 +49,21 @@ class Stage:
     def limit(self) -> int:
         return int(self.run.get("limit") or 0)
 
+    def capped(self, rows: list[dict], by: str = "round") -> list[dict]:
+        """At most run.limit rows, taken in turn from each group (e.g. each round), so a quick
+        run still covers every round instead of only the first."""
+        if not self.limit or len(rows) <= self.limit:
+            return rows
+        groups: dict = {}
+        for r in rows:
+            groups.setdefault(r.get(by), []).append(r)
+        picked, queues = [], [list(g) for g in groups.values()]
+        while len(picked) < self.limit:
+            for q in queues:
+                if q and len(picked) < self.limit:
+                    picked.append(q.pop(0))
+        return picked
+
     def path(self, *parts: str) -> Path:
         return self.dir.joinpath(*parts)
 
