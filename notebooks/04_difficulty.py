@@ -33,7 +33,7 @@ ifd_max_length = 1024  # token cap on instruction plus answer for IFD [>0]
 validate = True  # report Spearman against a labelled set
 labelled_set = "bundled"  # labelled set: "bundled" (the eval set's difficulty labels) or a .jsonl path
 label_field = "difficulty"  # field holding the human difficulty label
-validation_limit = 0  # score only this many labelled items; 0 means all [min 0]
+validation_limit = 0  # score this many labelled items, spread over the labels; 0 means all [min 0]
 
 # %%
 from importlib import resources
@@ -74,8 +74,7 @@ report = None
 if validate:
     path = resources.files("workbench") / "data" / "eval.jsonl" if labelled_set == "bundled" else labelled_set
     labelled = [r for r in read_jsonl(str(path)) if r.get(label_field) is not None]
-    if validation_limit:
-        labelled = labelled[:validation_limit]
+    labelled = st.capped(labelled, by=label_field, limit=validation_limit)  # spread over the label range
     lj = D.judge_difficulty(labelled, judge, mode=judge_mode, min_mass=min_mass)
     feats = [D.cheap_features(r) for r in labelled]
     scores = {"judge": [x["difficulty"] for x in lj]}

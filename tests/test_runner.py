@@ -82,3 +82,4 @@ def test_capped_takes_rows_from_every_group(tmp_path):
     assert [r["round"] for r in st.capped(rows)] == [0, 1, 2, 0]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"run": {"limit": 0, "model": "embedded"}}))
     assert len(Stage(tmp_path, "x").capped(rows)) == 15
+    assert [r["round"] for r in Stage(tmp_path, "x").capped(rows, limit=5)] == [0, 1, 2, 0, 1]

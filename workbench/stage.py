@@ -49,18 +49,19 @@ class Stage:
     def limit(self) -> int:
         return int(self.run.get("limit") or 0)
 
-    def capped(self, rows: list[dict], by: str = "round") -> list[dict]:
-        """At most run.limit rows, taken in turn from each group (e.g. each round), so a quick
-        run still covers every round instead of only the first."""
-        if not self.limit or len(rows) <= self.limit:
+    def capped(self, rows: list[dict], by: str = "round", limit: int = 0) -> list[dict]:
+        """At most `limit` rows (default run.limit; the smaller when both are set), taken in
+        turn from each group (e.g. each round), so a small run still covers every group."""
+        cap = min(x for x in (limit, self.limit, len(rows)) if x) if rows else 0
+        if cap >= len(rows):
             return rows
         groups: dict = {}
         for r in rows:
             groups.setdefault(r.get(by), []).append(r)
         picked, queues = [], [list(g) for g in groups.values()]
-        while len(picked) < self.limit:
+        while len(picked) < cap:
             for q in queues:
-                if q and len(picked) < self.limit:
+                if q and len(picked) < cap:
                     picked.append(q.pop(0))
         return picked
 

@@ -130,29 +130,38 @@ class HFBackend:
         return out  # type: ignore[return-value]
 
     def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float]]:
-        """Probability of each choice as the complete reply, from one forward pass per distinct
-        token prefix the choices need (one pass for single-token choices, two for "1".."10")."""
+        """Probability of each choice as the complete reply.
+
+        The prompt is run once; choices that span several tokens ("10" is "1" then "0" for
+        digit-wise tokenisers) are continued from a copy of the prompt's KV cache, so the
+        long prompt is never processed twice.
+        """
+        import copy
+
         import torch
 
         tok = self.tokenizer
         token_seqs = {c: tuple(tok(c, add_special_tokens=False).input_ids) for c in choices}
-        prefixes = sorted({seq[:i] for seq in token_seqs.values() for i in range(len(seq))}, key=len)
+        prefixes = sorted({seq[:i] for seq in token_seqs.values() for i in range(1, len(seq))}, key=len)
         out = []
         for start in range(0, len(prompts), self.batch_size):
             batch = prompts[start:start + self.batch_size]
             base = [tok(self.render(m), add_special_tokens=False).input_ids for m in batch]
-            logp_after: dict[tuple, list] = {}
-            for prefix in prefixes:
-                seqs = [b + list(prefix) for b in base]
-                width = max(len(s) for s in seqs)
-                pad = tok.pad_token_id
-                ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs])
-                mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])
-                # positions count real tokens only, so left padding does not shift them
-                positions = (mask.cumsum(-1) - 1).clamp(min=0)
-                with torch.inference_mode():
-                    logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
-                logp_after[prefix] = torch.log_softmax(logits.float(), dim=-1)
+            width = max(len(b) for b in base)
+            ids = torch.tensor([[tok.pad_token_id] * (width - len(b)) + b for b in base])
+            mask = torch.tensor([[0] * (width - len(b)) + [1] * len(b) for b in base])
+            # positions count real tokens only, so left padding does not shift them
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            with torch.inference_mode():
+                res = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+                logp_after = {(): torch.log_softmax(res.logits[:, -1, :].float(), dim=-1)}
+                for prefix in prefixes:
+                    ext = torch.tensor([list(prefix)] * len(batch))
+                    ext_mask = torch.cat([mask, torch.ones_like(ext)], dim=1)
+                    ext_pos = positions[:, -1:] + torch.arange(1, len(prefix) + 1)
+                    more = self.model(input_ids=ext, attention_mask=ext_mask, position_ids=ext_pos,
+                                      past_key_values=copy.deepcopy(res.past_key_values), use_cache=True)
+                    logp_after[prefix] = torch.log_softmax(more.logits[:, -1, :].float(), dim=-1)
             for row in range(len(batch)):
                 seq_lp = {c: sum(float(logp_after[seq[:i]][row, seq[i]]) for i in range(len(seq)))
                           for c, seq in token_seqs.items()}
