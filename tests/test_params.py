@@ -95,3 +95,10 @@ def test_paths_are_checked_before_work(tmp_path, section, key, value, ok):
     else:
         with pytest.raises(P.ParamsError, match=f"{section}.{key}: file or folder not found"):
             P.load(f)
+
+
+def test_resolved_params_of_every_file_validate_again():
+    # --resume re-validates a manifest's params; every default must pass its own checks
+    for f in ("default.yaml", "smoke.yaml", "paper.yaml"):
+        resolved = P.load(REPO / "params" / f)
+        assert P.validate(resolved, f) == resolved

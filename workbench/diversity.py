@@ -40,6 +40,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -641,6 +642,10 @@ def check_config(values: dict) -> list[str]:
     if values.get("projection") == "umap" and not umap_available():
         errors.append('diversity.projection: "umap" needs the umap-learn package, which is not '
                       'installed (pip install umap-learn into .venv), or use projection "pca"')
+    model = values.get("embed_model", "minilm")
+    if model != "minilm" and not Path(model).expanduser().is_dir():
+        errors.append(f"diversity.embed_model: {model!r} is neither minilm (the bundled all-MiniLM-L6-v2) "
+                      "nor a local sentence-transformers folder")
     return errors
 
 

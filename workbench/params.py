@@ -54,6 +54,7 @@ class ParamsError(ValueError):
 # Keys naming a file or folder: checked before any work. "bundled" means the shipped data;
 # seed.source may also be a dataset hub name (org/name), loaded where a network exists.
 PATH_KEYS = {"source", "eval_set", "labelled_set"}
+NOT_LLM_KEYS = {"embed_model"}  # sentence-transformers models, checked by the diversity section
 HUB_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
@@ -159,7 +160,7 @@ def validate(params: dict, source: str = "params", notebooks_dir: Path = NOTEBOO
                 errors.append(f"{source}: unknown key {section}.{key} (known: {', '.join(k for k in known[section] if k != 'run_dir')})")
                 continue
             why = spec.check(value)
-            if why is None and (key == "model" or key.endswith("_model")) and value:
+            if why is None and (key == "model" or key.endswith("_model")) and key not in NOT_LLM_KEYS and value:
                 why = check_model_string(value)
             if why is None and key in PATH_KEYS and isinstance(value, str):
                 why = check_path(section, key, value)
