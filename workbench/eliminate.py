@@ -32,8 +32,8 @@ _VERDICT = re.compile(r"\b(not\s+equal|unequal|not\s+the\s+same|equal)\b")
 
 
 def parse_equal_verdict(text: str | None) -> str:
-    """First verdict phrase in the judge's reply. "Not Equal" is matched before "Equal" can be,
-    because the alternation tries the longer phrases first at each position.
+    """First verdict phrase in the judge's reply. "Not Equal" can never be read as Equal: the
+    search finds the earliest match, and "not equal" starts before the "equal" inside it.
 
     "Equal" -> Equal; "Not Equal." -> Not Equal; "**not  equal**" -> Not Equal; "maybe" -> unparsable
     """
