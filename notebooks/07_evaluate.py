@@ -29,7 +29,7 @@ input_field = "input"  # eval field holding an optional input
 skill_field = "skill"  # eval field holding the skill label
 difficulty_field = "difficulty"  # eval field holding the 1-10 difficulty label
 checks_field = "checks"  # eval field holding verifiable checks
-n = 0  # evaluate n items, taken in turn from each skill; 0 means all [min 0]
+n = 0  # evaluate n items, taken in turn from each difficulty bucket; 0 means all [min 0]
 candidates = ["seeds", "evolved"]  # tuned variants from 06_finetune, "base", or model strings
 pairs = [["evolved", "seeds"]]  # pairwise comparisons, first against second
 judge_model = ""  # judge for pairwise and single scores; empty means run.model
@@ -39,6 +39,7 @@ single_scoring = True  # also score each answer alone on 1-10
 verifiable = True  # run the verifiable instruction checks on items that declare them
 
 # %%
+import random
 from importlib import resources
 
 from workbench import checks as CK
@@ -56,7 +57,12 @@ items = [{"id": r.get("id", str(i)), "instruction": r[instruction_field], "input
          for i, r in enumerate(read_jsonl(str(path)))]
 if verifiable:
     CK.validate_specs([it for it in items if it["checks"]])
-items = st.capped(items, by="skill", limit=n)
+# a subset keeps every difficulty bucket (the paper's high-difficulty analysis needs hard items),
+# with skills mixed by a shuffle seeded by the run seed
+random.Random(st.run["seed"]).shuffle(items)
+for it in items:
+    it["bucket"] = EV.bucket(it["difficulty"])
+items = st.capped(items, by="bucket", limit=n)
 tuned = st.params.get("finetune", {}).get("variants", [])
 base = st.params.get("finetune", {}).get("base_model") or st.run["model"]
 

@@ -131,6 +131,6 @@ def test_finetuned_variants_reload_and_are_compared(smoke_run):
     results = read_json(smoke_run / "07_evaluate" / "results.json")
     pair = results["pairs"]["evolved_vs_seeds"]
     assert pair["overall"]["n"] == results["items"] and pair["order_disagreement"] is not None
-    assert pair["by_bucket"] and pair["by_skill"]
+    assert set(pair["by_bucket"]) == {"easy", "medium", "hard"} and pair["by_skill"]
     samples = read_jsonl(smoke_run / "07_evaluate" / "samples.jsonl")
     assert len(samples) == results["items"] and all(set(s["answers"]) == {"seeds", "evolved"} for s in samples)
