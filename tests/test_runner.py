@@ -65,7 +65,7 @@ def test_run_folder_manifest_and_resume_skips_done_stages(tmp_path):
     assert (run_dir / "01_seed" / "records.jsonl").stat().st_mtime_ns == before
     # resuming with different params is refused
     r = workbench("run", "--resume", str(run_dir), "--set", "run.seed=9")
-    assert r.returncode != 0 and "params differ" in r.stderr
+    assert r.returncode != 0 and "params differ" in r.stderr and r.stderr.count("error:") == 1
 
 
 def test_validate_command(tmp_path):

@@ -44,6 +44,8 @@ def run(
                 _fail("give a params file (e.g. params/default.yaml) or --resume RUN_DIR")
             resolved = P.load(params_file, sets)
         selected = runner.select_stages(stages)
+    except typer.Exit:
+        raise
     except P.ParamsError as e:
         _fail(str(e))
     except Exception as e:  # unreadable notebook parameters etc.: still before any work
@@ -70,6 +72,8 @@ def sweep(
     try:
         plan = SW.expand(params_file)
         selected = runner.select_stages(stages)
+    except typer.Exit:
+        raise
     except P.ParamsError as e:
         _fail(str(e))
     except Exception as e:  # unreadable notebook parameters etc.: still before any work
