@@ -36,17 +36,17 @@ eval_set = "bundled"  # eval set for decontamination: "bundled" or a .jsonl path
 import json
 
 from workbench import plots
+from workbench.data import data_path
 from workbench.filters import FilterConfig, drop_stats, filter_dataset
 from workbench.io import read_jsonl, write_jsonl
+from workbench.records import full_text
 from workbench.stage import open_stage
 
 st = open_stage(run_dir, "03_filter")
 rows = st.read_input("02_evolve", "dataset.jsonl")
 eval_texts = []
 if decontaminate:
-    from importlib import resources
-    path = resources.files("workbench") / "data" / "eval.jsonl" if eval_set == "bundled" else eval_set
-    eval_texts = [r["instruction"] + " " + (r.get("input") or "") for r in read_jsonl(str(path))]
+    eval_texts = [full_text(r) for r in read_jsonl(data_path(eval_set, "eval.jsonl"))]
 cfg = FilterConfig(dedup_exact, near_dup, near_dup_threshold, min_instruction_words, max_instruction_words,
                    min_response_words, max_response_words, decontaminate, decontam_ngram)
 kept, dropped = filter_dataset(rows, cfg, eval_texts)

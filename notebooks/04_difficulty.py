@@ -36,17 +36,15 @@ label_field = "difficulty"  # field holding the human difficulty label
 validation_limit = 0  # score this many labelled items, spread over the labels; 0 means all [min 0]
 
 # %%
-from importlib import resources
-
 from workbench import difficulty as D
 from workbench import plots
+from workbench.data import data_path
 from workbench.io import read_jsonl, write_jsonl
 from workbench.llm.registry import load_backend, parse_model_string
 from workbench.stage import open_stage
 
 st = open_stage(run_dir, "04_difficulty")
-source = "03_filter" if (st.run_dir / "03_filter" / "dataset.jsonl").is_file() else "02_evolve"
-rows = st.read_input(source, "dataset.jsonl")
+rows, source = st.read_first()
 rows = st.capped(sorted(rows, key=lambda r: (r["round"], r["id"])))
 ifd_name = ifd_model or st.run["model"]
 if ifd and parse_model_string(ifd_name)[0] == "openai":
@@ -72,8 +70,7 @@ write_jsonl(st.path("records.jsonl"), rows)
 # %%
 report = None
 if validate:
-    path = resources.files("workbench") / "data" / "eval.jsonl" if labelled_set == "bundled" else labelled_set
-    labelled = [r for r in read_jsonl(str(path)) if r.get(label_field) is not None]
+    labelled = [r for r in read_jsonl(data_path(labelled_set, "eval.jsonl")) if r.get(label_field) is not None]
     labelled = st.capped(labelled, by=label_field, limit=validation_limit)  # spread over the label range
     lj = D.judge_difficulty(labelled, judge, mode=judge_mode, min_mass=min_mass)
     feats = [D.cheap_features(r) for r in labelled]

@@ -53,8 +53,9 @@ from workbench import diversity as DV
 from workbench import diversity_plots as DP
 from workbench import diversity_stage as DS
 from workbench import plots
-from workbench.embed import cached_embeddings, record_text
+from workbench.embed import cached_embeddings
 from workbench.io import write_jsonl
+from workbench.records import full_text
 from workbench.stage import open_stage
 
 st = open_stage(run_dir, "05_diversity")
@@ -73,7 +74,7 @@ print(f"{len(rows)} rows from {source['input']}; per round {DS.count_by_round(ro
 
 # %%
 t0 = time.perf_counter()
-emb, reused = cached_embeddings(st.dir, [r["id"] for r in rows], [record_text(r) for r in rows],
+emb, reused = cached_embeddings(st.dir, [r["id"] for r in rows], [full_text(r) for r in rows],
                                 embed_model, batch_size=batch_size)
 embed_info = {"model": embed_model, "rows": int(emb.shape[0]), "dim": int(emb.shape[1]),
               "reused_cache": reused, "seconds": round(time.perf_counter() - t0, 2)}

@@ -46,8 +46,7 @@ from workbench.io import read_jsonl, write_json
 from workbench.stage import open_stage
 
 st = open_stage(run_dir, "06_finetune")
-source = "03_filter" if (st.run_dir / "03_filter" / "dataset.jsonl").is_file() else "02_evolve"
-dataset = st.read_input(source, "dataset.jsonl")
+dataset, source = st.read_first()
 sel_path = st.run_dir / "05_diversity" / "selection.jsonl"
 selection = read_jsonl(sel_path) if sel_path.is_file() else None
 data = FT.variant_rows(dataset, selection, variants, equal_size, st.run["seed"])
@@ -62,7 +61,7 @@ cfg = FT.TrainConfig(method, epochs, max_steps, learning_rate, batch_size, grad_
 logs = {}
 for variant, rows in data.items():
     if not rows:
-        raise ValueError(f"variant {variant!r} has no rows with a response in {source}/dataset.jsonl")
+        raise ValueError(f"variant {variant!r} has no rows with a response in {source}")
     print(f"training {variant} on {len(rows)} examples from {base}")
     logs[variant] = FT.train_variant(rows, base, st.path("model", variant), cfg)
 write_json(st.path("train_log.json"), {"base": base, "source": source, "config": cfg.__dict__, "variants": logs})

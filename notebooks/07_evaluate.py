@@ -40,21 +40,21 @@ verifiable = True  # run the verifiable instruction checks on items that declare
 
 # %%
 import random
-from importlib import resources
 
 from workbench import checks as CK
 from workbench import difficulty as D
 from workbench import evaluate as EV
 from workbench import plots
+from workbench.data import data_path
 from workbench.io import read_jsonl, write_json, write_jsonl
 from workbench.llm import GenParams
+from workbench.records import full_text
 from workbench.stage import open_stage
 
 st = open_stage(run_dir, "07_evaluate")
-path = resources.files("workbench") / "data" / "eval.jsonl" if eval_set == "bundled" else eval_set
 items = [{"id": r.get("id", str(i)), "instruction": r[instruction_field], "input": r.get(input_field) or "",
           "skill": r.get(skill_field), "difficulty": r.get(difficulty_field), "checks": r.get(checks_field) or []}
-         for i, r in enumerate(read_jsonl(str(path)))]
+         for i, r in enumerate(read_jsonl(data_path(eval_set, "eval.jsonl")))]
 if verifiable:
     CK.validate_specs([it for it in items if it["checks"]])
 # a subset keeps every difficulty bucket (the paper's high-difficulty analysis needs hard items),
@@ -87,7 +87,7 @@ gen = GenParams(max_new_tokens=answer_max_new_tokens)
 answers = {}
 for cand, model in models.items():
     g = st.generator(model)
-    outs = g.generate([[{"role": "user", "content": EV.question_text(it)}] for it in items], gen)
+    outs = g.generate([[{"role": "user", "content": full_text(it)}] for it in items], gen)
     answers[cand] = [c.text if c.ok else "" for c in outs]
 judge = st.generator(judge_model)
 
@@ -115,10 +115,8 @@ for first, second in pairs:
 for cand in candidates:
     if single_scoring:
         prompts = [EV.single_prompt(it, a) for it, a in zip(items, answers[cand])]
-        probs = judge.choice_probs(prompts, D.RATINGS)
-        scores = [D.expected_rating(p, 0.05)[0] for p in probs]
-        if all(p is None for p in probs):
-            scores = [D.parse_rating(c.text) for c in judge.generate(prompts, GenParams(max_new_tokens=6))]
+        rated = D.rate(prompts, judge, {"probs": "expected"}.get(judge_mode, judge_mode))
+        scores = [r["rating"] for r in rated]
         results["single"][cand] = {"overall": D.mean_ci(scores),
                                    "by_bucket": {b: D.mean_ci([s for s, it in zip(scores, items) if EV.bucket(it["difficulty"]) == b])
                                                  for b in ("easy", "medium", "hard")}}

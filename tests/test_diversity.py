@@ -8,7 +8,8 @@ import pytest
 
 from workbench import diversity as DV
 from workbench.diversity_plots import binned_by_group
-from workbench.embed import EmbedModelError, cached_embeddings, model_path, record_text
+from workbench.embed import EmbedModelError, cached_embeddings, model_path
+from workbench.records import full_text as record_text
 
 
 def unit(a):

@@ -19,16 +19,13 @@ import re
 import numpy as np
 
 from . import templates
+from .records import full_text
 
 RATINGS = [str(r) for r in range(1, 11)]
 CONSTRAINT_MARKERS = re.compile(
     r"\b(must|should|exactly|at least|at most|no more than|fewer than|less than|without|only|"
     r"ensure|make sure|do not|don't|avoid|include|limit|within|format|each|every|step[- ]by[- ]step)\b", re.I)
 STEP_MARKERS = re.compile(r"(^\s*(\d+[.)]|[-*•])\s+)|\b(steps?|first|then|finally|next|afterwards)\b", re.I | re.M)
-
-
-def full_text(rec: dict) -> str:
-    return rec["instruction"] + (f"\n\n{rec['input']}" if rec.get("input") else "")
 
 
 def judge_prompt(rec: dict) -> list[dict]:
@@ -56,18 +53,25 @@ def expected_rating(probs: dict[str, float] | None, min_mass: float) -> tuple[fl
 def judge_difficulty(records: list[dict], generator, mode: str = "auto", min_mass: float = 0.05,
                      max_new_tokens: int = 6) -> list[dict]:
     """One result per record: {difficulty, difficulty_reason, difficulty_mode, difficulty_mass, difficulty_raw}."""
+    return rate([judge_prompt(r) for r in records], generator, mode, min_mass, max_new_tokens, key="difficulty")
+
+
+def rate(prompts: list[list[dict]], generator, mode: str = "auto", min_mass: float = 0.05,
+         max_new_tokens: int = 6, key: str = "rating") -> list[dict]:
+    """A 1-10 rating per prompt: the expected rating from token probabilities where the backend
+    has them (mode auto/expected), else the integer parsed from a short reply (auto/parsed).
+    -> [{key, key_reason, key_mode, ...}]; a rating that could not be had is None with a reason."""
     from .llm import GenParams
 
-    prompts = [judge_prompt(r) for r in records]
-    results: list[dict] = [{} for _ in records]
-    need_text = list(range(len(records)))
+    results: list[dict] = [{} for _ in prompts]
+    need_text = list(range(len(prompts)))
     if mode in ("auto", "expected"):
         probs = generator.choice_probs(prompts, RATINGS)
         need_text = []
         for i, p in enumerate(probs):
             score, reason, mass = expected_rating(p, min_mass)
-            results[i] = {"difficulty": score, "difficulty_reason": reason, "difficulty_mode": "expected",
-                          "difficulty_mass": round(mass, 4)}
+            results[i] = {key: score, f"{key}_reason": reason, f"{key}_mode": "expected",
+                          f"{key}_mass": round(mass, 4)}
             if p is None and mode == "auto":
                 need_text.append(i)
     if need_text:
@@ -75,8 +79,8 @@ def judge_difficulty(records: list[dict], generator, mode: str = "auto", min_mas
         for i, c in zip(need_text, outs):
             rating = parse_rating(c.text) if c.ok else None
             reason = None if rating is not None else ("backend_error" if not c.ok else "unparsable")
-            results[i] = {"difficulty": float(rating) if rating is not None else None, "difficulty_reason": reason,
-                          "difficulty_mode": "parsed", "difficulty_raw": c.text if c.ok else c.error}
+            results[i] = {key: float(rating) if rating is not None else None, f"{key}_reason": reason,
+                          f"{key}_mode": "parsed", f"{key}_raw": c.text if c.ok else c.error}
     return results
 
 

@@ -12,22 +12,17 @@ from collections import Counter
 import numpy as np
 
 from .diversity import NeighbourScan, components
-from .stage import MissingInputError, Stage
+from .stage import DATASETS, Stage
 
 # Where the rows come from, first found wins: scored rows, else the filtered, else the evolved set.
-INPUTS = (("04_difficulty", "records.jsonl"), ("03_filter", "dataset.jsonl"), ("02_evolve", "dataset.jsonl"))
+INPUTS = ("04_difficulty/records.jsonl",) + DATASETS
 
 
 def load_rows(st: Stage) -> tuple[list[dict], dict]:
     """Kept rows of the first input that exists, and {"input", "rows_read", "not_kept_skipped"}."""
-    for stage, name in INPUTS:
-        if (st.run_dir / stage / name).is_file():
-            rows = st.read_input(stage, name)
-            kept = [r for r in rows if r.get("status", "kept") == "kept"]
-            return kept, {"input": f"{stage}/{name}", "rows_read": len(rows),
-                          "not_kept_skipped": len(rows) - len(kept)}
-    wanted = ", ".join(f"{s}/{n}" for s, n in INPUTS)
-    raise MissingInputError(f"{st.name} needs one of {wanted} in {st.run_dir}; run stage 02_evolve first")
+    rows, found = st.read_first(INPUTS)
+    kept = [r for r in rows if r.get("status", "kept") == "kept"]
+    return kept, {"input": found, "rows_read": len(rows), "not_kept_skipped": len(rows) - len(kept)}
 
 
 def scores_of(rows: list[dict], field: str, source: str) -> tuple[list[float | None], dict]:

@@ -36,13 +36,6 @@ class EmbedModelError(ValueError):
     """The embedding model string names nothing usable; the message says what to pass."""
 
 
-def record_text(rec: dict) -> str:
-    """What gets embedded for a record: the instruction, and its input after a blank line."""
-    text = rec.get("instruction") or ""
-    inp = rec.get("input") or ""
-    return text + ("\n\n" + inp if inp else "")
-
-
 def model_path(model: str = DEFAULT_MODEL) -> Path:
     """The local folder a model string stands for; EmbedModelError if there is none."""
     if model == DEFAULT_MODEL:

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 
 from . import templates
+from .records import full_text
 
 VERDICTS = ["A", "B", "Tie"]
 BUCKETS = (("easy", 1, 4), ("medium", 5, 7), ("hard", 8, 10))
@@ -26,17 +27,13 @@ def bucket(difficulty) -> str:
     return "unlabelled"
 
 
-def question_text(item: dict) -> str:
-    return item["instruction"] + (f"\n\n{item['input']}" if item.get("input") else "")
-
-
 def pairwise_prompt(item: dict, answer_a: str, answer_b: str) -> list[dict]:
-    text = templates.load("pairwise_judge").render(question=question_text(item), answer_a=answer_a, answer_b=answer_b)
+    text = templates.load("pairwise_judge").render(question=full_text(item), answer_a=answer_a, answer_b=answer_b)
     return [{"role": "user", "content": text}]
 
 
 def single_prompt(item: dict, answer: str) -> list[dict]:
-    text = templates.load("single_judge").render(question=question_text(item), answer=answer)
+    text = templates.load("single_judge").render(question=full_text(item), answer=answer)
     return [{"role": "user", "content": text}]
 
 

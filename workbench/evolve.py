@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from . import eliminate as E
 from . import templates
 from .llm import Generator, GenParams
-from .records import OPS, new_evolution
+from .records import OPS, full_text, new_evolution
 
 RULES = ("no_information_gain", "sorry_short_response", "degenerate_response", "prompt_leak",
          "empty", "unchanged", "too_long")
@@ -93,11 +93,6 @@ def assign_ops(cfg: EvolveConfig, record_ids: list[str], round_: int) -> list[tu
         fmt = _rng(cfg.seed, record_ids[i], round_ + 10_000).choice(cfg.formats) if op == "complicate_input" else None
         out[i] = (op, fmt)
     return out
-
-
-def full_text(rec: dict) -> str:
-    """Instruction with its input, as the evolver and answerer see it."""
-    return rec["instruction"] + (f"\n\n{rec['input']}" if rec.get("input") else "")
 
 
 def evolution_prompt(op: str, parent: dict, fmt: str | None) -> str:

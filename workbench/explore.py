@@ -13,6 +13,7 @@ import html
 from pathlib import Path
 
 from .io import read_json, read_jsonl
+from .records import full_text
 
 
 def load_records(run_dir: Path | str) -> list[dict]:
@@ -75,10 +76,9 @@ def record_card(rec: dict, parent: dict | None, depth: int) -> str:
     if verdict:
         head += f" · judge: {html.escape(verdict['verdict'])}"
     if parent is not None:
-        from .evolve import full_text
         body = word_diff_html(full_text(parent), rec["instruction"])
     else:
-        body = html.escape(rec["instruction"] + ("\n\n" + rec["input"] if rec.get("input") else ""))
+        body = html.escape(full_text(rec))
     answer = html.escape((rec.get("response") or "—")[:1500])
     return (f"<div style='margin-left:{depth * 24}px;border-left:3px solid {colour};padding:4px 8px;margin-bottom:8px'>"
             f"<div style='font-size:90%'>{head}</div><div style='white-space:pre-wrap'>{body}</div>"

@@ -28,12 +28,14 @@ import tempfile
 from pathlib import Path
 
 from .io import atomic_write_bytes, atomic_write_text, read_jsonl, write_jsonl
+from .records import full_text
+from .stage import DATASETS, first_existing
 
 FORMATS = ("hf", "jsonl", "alpaca", "sharegpt", "parquet")
 FILES = {"jsonl": "train.jsonl", "alpaca": "alpaca.json", "sharegpt": "sharegpt.json",
          "parquet": "train.parquet", "hf": "dataset_dict.json"}
 FLAT_COLUMNS = ("id", "root_id", "parent_id", "round", "op", "instruction", "input", "response", "difficulty")
-SOURCES = ("03_filter/dataset.jsonl", "02_evolve/dataset.jsonl")
+SOURCES = DATASETS
 SELECTION = "05_diversity/selection.jsonl"
 
 
@@ -50,14 +52,10 @@ def source_file(run_dir: Path, selection: bool = False) -> Path:
         if not path.is_file():
             raise ExportError(f"{run_dir}: no {SELECTION}; run stage 05_diversity first, or export without --selection")
         return path
-    for rel in SOURCES:
-        if (run_dir / rel).is_file():
-            return run_dir / rel
+    found = first_existing(run_dir, SOURCES)
+    if found:
+        return run_dir / found
     raise ExportError(f"{run_dir}: no dataset yet ({' or '.join(SOURCES)}); run stage 02_evolve first")
-
-
-def user_text(rec: dict) -> str:
-    return rec["instruction"] + (f"\n\n{rec['input']}" if rec.get("input") else "")
 
 
 def to_alpaca(rec: dict) -> dict:
@@ -66,7 +64,7 @@ def to_alpaca(rec: dict) -> dict:
 
 def to_sharegpt(rec: dict) -> dict:
     return {"id": rec["id"], "conversations": [
-        {"from": "human", "value": user_text(rec)}, {"from": "gpt", "value": rec["response"]}]}
+        {"from": "human", "value": full_text(rec)}, {"from": "gpt", "value": rec["response"]}]}
 
 
 def _difficulty(rec: dict) -> float | None:
@@ -108,7 +106,7 @@ def _write_hf(out: Path, rows: list[dict]) -> None:
     from datasets import Dataset, DatasetDict, Features
 
     datasets.disable_progress_bars()  # one-shot command: the bars only clutter its output
-    flat = [to_flat(r) | {"messages": [{"role": "user", "content": user_text(r)},
+    flat = [to_flat(r) | {"messages": [{"role": "user", "content": full_text(r)},
                                        {"role": "assistant", "content": r.get("response") or ""}]}
             for r in rows]
     features = Features.from_arrow_schema(_schema(True))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .io import write_json
+from .records import full_text
 
 VARIANTS = ("seeds", "evolved", "selected")
 
@@ -71,7 +72,7 @@ def variant_rows(dataset: list[dict], selection: list[dict] | None, variants: li
 def to_conversations(rows: list[dict]) -> list[dict]:
     """Prompt-completion pairs in chat form; TRL applies the chat template and trains on the
     completion only."""
-    return [{"prompt": [{"role": "user", "content": r["instruction"] + (f"\n\n{r['input']}" if r.get("input") else "")}],
+    return [{"prompt": [{"role": "user", "content": full_text(r)}],
              "completion": [{"role": "assistant", "content": r["response"]}]} for r in rows]
 
 

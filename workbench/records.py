@@ -33,6 +33,13 @@ REQUIRED_KEYS = (
 )
 
 
+def full_text(rec: dict) -> str:
+    """The instruction with its input after a blank line: what the evolver, answerer, judges,
+    embedder and trainer all see. {"instruction": "Sort.", "input": "3 1"} -> "Sort.\n\n3 1" """
+    text = rec.get("instruction") or ""
+    return text + (f"\n\n{rec['input']}" if rec.get("input") else "")
+
+
 def sha(text: str, n: int = 16) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
 

@@ -18,9 +18,9 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
+from .data import BUNDLED, data_path
 from .io import BadLineError, iter_jsonl_numbered
 from .records import new_seed
 
@@ -60,7 +60,7 @@ class SeedLoad:
 
 
 def bundled_seeds_path() -> Path:
-    return Path(str(resources.files("workbench") / "data" / "seeds.jsonl"))
+    return Path(data_path(BUNDLED, "seeds.jsonl"))
 
 
 def normalise(text) -> str:
@@ -102,8 +102,7 @@ def _detect_format(path: Path) -> str:
 
 def _read_rows(source: str, fmt: str, on_bad_line: str, skipped: list, split: str):
     """Yield (row_number, dict)."""
-    if source == "bundled":
-        source = str(bundled_seeds_path())
+    source = data_path(source, "seeds.jsonl")
     path = Path(source).expanduser()
     if not path.exists():
         if re.fullmatch(r"[\w.-]+/[\w.-]+", source) and fmt in ("auto", "datasets"):

@@ -18,6 +18,13 @@ from .io import read_jsonl, write_json
 from .llm import Generator, get_generator
 
 OUTPUTS = Path(__file__).resolve().parent.parent / "outputs"
+# The dataset a later stage works on: the filtered one where 03_filter ran, else the evolved one.
+DATASETS = ("03_filter/dataset.jsonl", "02_evolve/dataset.jsonl")
+
+
+def first_existing(run_dir: Path, candidates: tuple[str, ...]) -> str | None:
+    """The first of these run-relative paths that exists, or None."""
+    return next((c for c in candidates if (Path(run_dir) / c).is_file()), None)
 
 
 class MissingInputError(FileNotFoundError):
@@ -81,6 +88,14 @@ class Stage:
 
     def read_input(self, stage: str, filename: str) -> list[dict]:
         return read_jsonl(self.input_path(stage, filename))
+
+    def read_first(self, candidates: tuple[str, ...] = DATASETS) -> tuple[list[dict], str]:
+        """Rows of the first candidate file that exists, and its run-relative path."""
+        found = first_existing(self.run_dir, candidates)
+        if found is None:
+            raise MissingInputError(f"{self.name} needs one of {', '.join(candidates)} in {self.run_dir}; "
+                                    "run the earlier stages first")
+        return read_jsonl(self.run_dir / found), found
 
     def generator(self, model: str = "") -> Generator:
         gen = get_generator(model or self.run["model"], self.run, self.cache_dir)
