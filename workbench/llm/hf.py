@@ -101,32 +101,30 @@ class HFBackend:
         import torch
         from tqdm.auto import tqdm
 
-        texts = [self.render(m) for m in prompts]
-        lengths = [len(self.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
-        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
-        out: list[Completion | None] = [None] * len(texts)
+        token_ids = [self.tokenizer(self.render(m), add_special_tokens=False).input_ids for m in prompts]
+        order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
+        out: list[Completion | None] = [None] * len(token_ids)
         eos_ids = self._eos_ids()
         batches = [order[s:s + self.batch_size] for s in range(0, len(order), self.batch_size)]
         for b, idx in enumerate(tqdm(batches, desc=f"generate {self.model_id}", unit="batch",
                                      disable=len(batches) < 2)):
-            enc = self.tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
-                                 add_special_tokens=False)
+            ids, mask = self._left_pad([token_ids[i] for i in idx])
             sample = gen.temperature > 0
             if sample:
                 torch.manual_seed(gen.seed * 1_000_003 + b)
             with torch.inference_mode():
                 seqs = self.model.generate(
-                    **enc, max_new_tokens=gen.max_new_tokens, do_sample=sample,
+                    input_ids=ids, attention_mask=mask, max_new_tokens=gen.max_new_tokens, do_sample=sample,
                     temperature=gen.temperature if sample else None,
                     top_p=gen.top_p if sample else None, top_k=None,
                     pad_token_id=self.tokenizer.pad_token_id,
                 )
-            new = seqs[:, enc["input_ids"].shape[1]:].tolist()
+            new = seqs[:, ids.shape[1]:].tolist()
             for row, i in enumerate(idx):
                 toks = new[row]
                 n = next((k for k, t in enumerate(toks) if t in eos_ids), len(toks))
                 text = self.tokenizer.decode(toks[:n], skip_special_tokens=True).strip()
-                out[i] = Completion(text, prompt_tokens=lengths[i], completion_tokens=n)
+                out[i] = Completion(text, prompt_tokens=len(token_ids[i]), completion_tokens=n)
         return out  # type: ignore[return-value]
 
     def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float]]:
@@ -147,9 +145,7 @@ class HFBackend:
         for start in range(0, len(prompts), self.batch_size):
             batch = prompts[start:start + self.batch_size]
             base = [tok(self.render(m), add_special_tokens=False).input_ids for m in batch]
-            width = max(len(b) for b in base)
-            ids = torch.tensor([[tok.pad_token_id] * (width - len(b)) + b for b in base])
-            mask = torch.tensor([[0] * (width - len(b)) + [1] * len(b) for b in base])
+            ids, mask = self._left_pad(base)
             # positions count real tokens only, so left padding does not shift them
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             with torch.inference_mode():
@@ -196,6 +192,16 @@ class HFBackend:
             for row, (i, (r, first)) in enumerate(zip(idx, batch)):
                 out[i] = float(-logp[row, first - 1:len(r) - 1].mean())
         return out
+
+    def _left_pad(self, rows: list[list[int]]):
+        """Token id lists -> (ids, attention mask) tensors, padded on the left so every row
+        ends at the right edge, where generation and next-token scoring happen."""
+        import torch
+
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([[self.tokenizer.pad_token_id] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        return ids, mask
 
     def _eos_ids(self) -> set[int]:
         ids = set()

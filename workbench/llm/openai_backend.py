@@ -57,57 +57,53 @@ class OpenAIBackend:
     def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float] | None]:
         """First-token probabilities from the server's top logprobs; None where it has none
         (the caller then parses generated text). A choice the tokenizer splits (e.g. "10")
-        is only seen through its first token."""
+        is only seen through its first token. Retried like generation."""
         def one(messages):
-            try:
-                r = self.client.chat.completions.create(
-                    model=self.model, messages=messages, max_tokens=1, temperature=0.0,
-                    logprobs=True, top_logprobs=20)
-            except Exception:
-                return None
-            return _first_token_probs(r, choices)
+            r, _ = self._create(messages=messages, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=20)
+            return _first_token_probs(r, choices) if r is not None else None
 
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             return list(pool.map(one, prompts))
 
     def _one(self, messages: Messages, gen: GenParams) -> Completion:
+        r, error = self._create(messages=messages, max_tokens=gen.max_new_tokens, temperature=gen.temperature,
+                                top_p=gen.top_p, seed=gen.seed)
+        if r is None:
+            return Completion(None, error=error)
+        if not getattr(r, "choices", None):
+            return Completion(None, error="server returned no choices")
+        text = r.choices[0].message.content
+        if text is None:
+            return Completion(None, error="server returned a choice without content")
+        usage = getattr(r, "usage", None)
+        return Completion(text.strip(), prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                          completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
+
+    def _create(self, **request):
+        """One chat-completions request with the retry policy: -> (response, None) or (None, error)."""
         openai = self._openai
         last = ""
         for attempt in range(self.max_retries + 1):
             wait = None
             try:
-                r = self.client.chat.completions.create(
-                    model=self.model, messages=messages, max_tokens=gen.max_new_tokens,
-                    temperature=gen.temperature, top_p=gen.top_p, seed=gen.seed,
-                )
-                if not getattr(r, "choices", None):
-                    return Completion(None, error="server returned no choices")
-                text = r.choices[0].message.content
-                if text is None:
-                    return Completion(None, error="server returned a choice without content")
-                usage = getattr(r, "usage", None)
-                return Completion(
-                    text.strip(),
-                    prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                    completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-                )
+                return self.client.chat.completions.create(model=self.model, **request), None
             except openai.APIStatusError as e:
                 # str(e) carries status and body, never the request headers (the key)
                 last = f"HTTP {e.status_code}: {_short(e.message)}"
                 if e.status_code not in RETRY_STATUS:
-                    return Completion(None, error=last)
+                    return None, last
                 wait = retry_after_seconds(e.response.headers)
             except (openai.APITimeoutError, openai.APIConnectionError) as e:
                 last = f"{type(e).__name__}: {_short(str(e))}"
             except Exception as e:  # malformed JSON and other protocol breakage: not retryable
-                return Completion(None, error=f"{type(e).__name__}: {_short(str(e))}")
+                return None, f"{type(e).__name__}: {_short(str(e))}"
             if attempt == self.max_retries:
                 break
             if wait is None:
                 wait = min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
             self.retries += 1
             time.sleep(min(wait, self.backoff_max))
-        return Completion(None, error=f"gave up after {self.max_retries + 1} attempts: {last}")
+        return None, f"gave up after {self.max_retries + 1} attempts: {last}"
 
 
 def _first_token_probs(response, choices: list[str]) -> dict[str, float] | None:
