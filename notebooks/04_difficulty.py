@@ -81,12 +81,13 @@ if validate:
         print(f"spearman {name:>24}: rho={res['rho']}  n={res['n']}")
 
 # %%
+difficulty = D.summarise(rows, "difficulty")
 stats = {
     "source": source, "rows": len(rows),
-    "difficulty": D.summarise(rows, "difficulty"),
+    "difficulty": difficulty,
     "ifd": D.summarise(rows, "ifd"),
     "validation": report,
-    "mean_difficulty_by_round": {k: v["mean"] for k, v in D.summarise(rows, "difficulty")["by_round"].items()},
+    "mean_difficulty_by_round": {k: v["mean"] for k, v in difficulty["by_round"].items()},
 }
 st.write_stats(stats)
 {k: stats[k] for k in ("rows", "mean_difficulty_by_round")}

@@ -30,22 +30,16 @@ def cli(*args, env=None):
     (502, "HTTP 502"), (400, "HTTP 400"),
 ])
 def test_each_fault_becomes_a_recorded_failure(fault, expect):
-    server = StubServer(faults={1: fault, 2: fault}, timeout_s=2.0)
-    try:
+    with StubServer(faults={1: fault, 2: fault}, timeout_s=2.0) as server:
         backend = OpenAIBackend("m", server.url, max_retries=1, backoff_base=0.01, timeout=0.5)
         [c] = backend.generate([MSG], GenParams())
-    finally:
-        server.close()
     assert not c.ok and expect in c.error
 
 
 def test_transient_faults_are_retried_to_success():
-    server = StubServer(faults={1: 429, 2: 500, 3: 503, 4: "timeout"}, timeout_s=1.5)
-    try:
+    with StubServer(faults={1: 429, 2: 500, 3: 503, 4: "timeout"}, timeout_s=1.5) as server:
         backend = OpenAIBackend("m", server.url, max_retries=5, backoff_base=0.01, timeout=0.5)
         [c] = backend.generate([MSG], GenParams())
-    finally:
-        server.close()
     assert c.ok and backend.retries == 4 and len(server.requests) == 5
 
 
@@ -57,11 +51,8 @@ def _openai_run(tmp_path, server, extra=()):
 
 
 def test_openai_run_records_failures_keeps_going_and_leaks_no_key(tmp_path):
-    server = StubServer(fail_every=9, fail_status=500)
-    try:
+    with StubServer(fail_every=9, fail_status=500) as server:
         r = _openai_run(tmp_path, server, ["--set", "evolve.max_failure_rate=0.5"])
-    finally:
-        server.close()
     assert r.returncode == 0, r.stderr[-2000:]
     assert all(q["auth"] == f"Bearer {SECRET}" for q in server.requests)  # the key was used...
     run_dir = next((tmp_path / "out" / "runs").iterdir())
@@ -78,11 +69,8 @@ def test_openai_run_records_failures_keeps_going_and_leaks_no_key(tmp_path):
 
 
 def test_too_many_failures_fail_the_stage_with_a_clear_message(tmp_path):
-    server = StubServer(fail_every=2, fail_status=503)
-    try:
+    with StubServer(fail_every=2, fail_status=503) as server:
         r = _openai_run(tmp_path, server, ["--set", "evolve.max_failure_rate=0.1"])
-    finally:
-        server.close()
     assert r.returncode == 1
     assert "stage 02_evolve failed" in r.stderr and "max_failure_rate" in r.stderr
     run_dir = next((tmp_path / "out" / "runs").iterdir())

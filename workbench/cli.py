@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,19 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+@contextmanager
+def _preflight():
+    """Checks before any work: a bad params file or stage list exits 2 with one clear line."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except P.ParamsError as e:
+        _fail(str(e))
+    except Exception as e:  # unreadable notebook parameters etc.: still before any work
+        _fail(f"{type(e).__name__}: {e}")
+
+
 @app.command()
 def run(
     params_file: Annotated[Path | None, typer.Argument(help="params YAML, e.g. params/default.yaml")] = None,
@@ -31,7 +45,7 @@ def run(
 ):
     """Run the pipeline notebooks with Papermill into a new (or resumed) run folder."""
     sets = list(set_ or [])
-    try:
+    with _preflight():
         if resume is not None:
             the_run = runner.open_run(resume)
             if params_file is not None or sets:
@@ -44,12 +58,6 @@ def run(
                 _fail("give a params file (e.g. params/default.yaml) or --resume RUN_DIR")
             resolved = P.load(params_file, sets)
         selected = runner.select_stages(stages)
-    except typer.Exit:
-        raise
-    except P.ParamsError as e:
-        _fail(str(e))
-    except Exception as e:  # unreadable notebook parameters etc.: still before any work
-        _fail(f"{type(e).__name__}: {e}")
     if resume is None:
         the_run = runner.create_run(resolved, outputs, str(params_file), sets)
     typer.echo(f"run folder: {the_run.dir}")
@@ -69,15 +77,9 @@ def sweep(
     outputs: Annotated[Path, typer.Option(help="where runs/, sweeps/ and cache/ live")] = Path("outputs"),
 ):
     """One run per combination of the grid; every combination is validated before the first run."""
-    try:
+    with _preflight():
         plan = SW.expand(params_file)
         selected = runner.select_stages(stages)
-    except typer.Exit:
-        raise
-    except P.ParamsError as e:
-        _fail(str(e))
-    except Exception as e:  # unreadable notebook parameters etc.: still before any work
-        _fail(f"{type(e).__name__}: {e}")
     for combo in plan.combinations:
         values = " ".join(f"{k}={v!r}" for k, v in combo.values.items())
         typer.echo(f"{combo.name}  {values}  (params hash {P.params_hash(combo.params)})")

@@ -115,23 +115,32 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def set_values(params: dict, values: dict, what: str = "--set") -> dict:
+    """{"evolve.rounds": 2} -> a copy of params with params["evolve"]["rounds"] = 2."""
+    out = copy.deepcopy(params)
+    for key, value in values.items():
+        section, _, name = key.partition(".")
+        if out.get(section) is None:
+            out[section] = {}
+        if not isinstance(out[section], dict):
+            raise ParamsError(f"{what} {key}: section {section!r} is not a mapping")
+        out[section][name] = copy.deepcopy(value)
+    return out
+
+
 def apply_sets(params: dict, sets: list[str]) -> dict:
     """`--set evolve.rounds=2` -> params["evolve"]["rounds"] = 2 (value parsed as YAML)."""
-    out = copy.deepcopy(params)
+    values = {}
     for item in sets:
         key, eq, raw = item.partition("=")
         section, dot, name = key.strip().partition(".")
         if not eq or not dot or not section or not name:
             raise ParamsError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. evolve.rounds=2")
         try:
-            value = yaml.safe_load(raw)
+            values[key.strip()] = yaml.safe_load(raw)
         except yaml.YAMLError:
-            value = raw
-        out.setdefault(section, {})
-        if not isinstance(out[section], dict):
-            raise ParamsError(f"--set {item!r}: section {section!r} is not a mapping")
-        out[section][name] = value
-    return out
+            values[key.strip()] = raw
+    return set_values(params, values)
 
 
 def validate(params: dict, source: str = "params", notebooks_dir: Path = NOTEBOOKS_DIR) -> dict:

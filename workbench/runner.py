@@ -100,16 +100,22 @@ class Run:
         return info.get("status") == "done" and (self.dir / stage / "DONE").is_file()
 
 
+def new_folder(parent: Path, name: str) -> Path:
+    """parent/<utc yyyymmdd-HHMMSS>_<name>, made now; -2, -3 ... when started in the same second."""
+    clean = re.sub(r"[^\w-]+", "-", name).strip("-") or "run"
+    base = parent / f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}_{clean}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    out.mkdir(parents=True)
+    return out
+
+
 def create_run(resolved: dict, outputs: Path, params_file: str, sets: list[str]) -> Run:
     phash = P.params_hash(resolved)
     name = re.sub(r"[^\w-]+", "-", resolved["run"]["name"]).strip("-") or "run"
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = outputs / "runs" / f"{stamp}_{name}_{phash}"
-    run_dir, n = base, 1
-    while run_dir.exists():  # two runs started in the same second
-        n += 1
-        run_dir = base.with_name(f"{base.name}-{n}")
-    run_dir.mkdir(parents=True)
+    run_dir = new_folder(outputs / "runs", f"{name}_{phash}")
     atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
     manifest = {
         "run_id": run_dir.name, "created": utc_now(), "params_file": params_file, "sets": sets,
@@ -128,9 +134,9 @@ def open_run(run_dir: Path) -> Run:
     for stage in stage_order():
         manifest["stages"].setdefault(stage, {"status": "pending"})
     # a stage added to the workbench after this run began runs with its defaults; say so
-    missing = [s for s in P.validate({}, "defaults") if s not in manifest["params"]]
+    defaults = P.validate({}, "defaults")
+    missing = [s for s in defaults if s not in manifest["params"]]
     if missing:
-        defaults = P.validate({}, "defaults")
         manifest["params"].update({s: defaults[s] for s in missing})
         manifest.setdefault("params_added_on_resume", []).extend(missing)
         atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(manifest["params"], sort_keys=False, allow_unicode=True))

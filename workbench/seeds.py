@@ -18,6 +18,7 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from .data import BUNDLED, data_path
@@ -72,14 +73,19 @@ def normalise(text) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _has_template_marker(text: str) -> bool:
-    """A seed carrying a template's own section marker (e.g. "<<New Task>>") would let the
-    seed rewrite the evolution prompt around it; such seeds are dropped, not evolved."""
+@cache
+def _template_markers() -> tuple[str, ...]:
     from .records import OPS
     from .templates import leak_phrases
 
+    return tuple(m for p in leak_phrases(list(OPS) + ["equal_judge"]) for m in (f"<<{p}>>", f"<< {p} >>"))
+
+
+def _has_template_marker(text: str) -> bool:
+    """A seed carrying a template's own section marker (e.g. "<<New Task>>") would let the
+    seed rewrite the evolution prompt around it; such seeds are dropped, not evolved."""
     low = " ".join(text.lower().split())
-    return any(f"<<{p}>>" in low or f"<< {p} >>" in low for p in leak_phrases(list(OPS) + ["equal_judge"]))
+    return any(m in low for m in _template_markers())
 
 
 def _first_human_turn(row: dict, fm: FieldMap):

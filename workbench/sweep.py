@@ -19,13 +19,11 @@ sweep still says which runs finished.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from . import params as P
@@ -88,19 +86,6 @@ def slug(values: dict, varying: list[str]) -> str:
     return "-".join(parts)
 
 
-def apply_values(raw: dict, values: dict) -> dict:
-    """Set each SECTION.KEY to its (already typed) YAML value, as `--set` would."""
-    out = copy.deepcopy(raw)
-    for key, value in values.items():
-        section, _, name = key.partition(".")
-        if out.get(section) is None:
-            out[section] = {}
-        if not isinstance(out[section], dict):
-            raise P.ParamsError(f"grid {key}: section {section!r} is not a mapping")
-        out[section][name] = copy.deepcopy(value)
-    return out
-
-
 def expand(path: Path | str) -> Sweep:
     """Read the sweep file, expand its grid and validate every combination; runs nothing.
 
@@ -122,21 +107,9 @@ def expand(path: Path | str) -> Sweep:
         if seen[name] > 1:  # two values that read the same in a folder name
             name = f"{name}-{seen[name]}"
         where = f"{path} (grid: {', '.join(f'{k}={json.dumps(v)}' for k, v in values.items())})"
-        resolved = P.validate(apply_values(raw, values | {"run.name": name}), where)
+        resolved = P.validate(P.set_values(raw, values | {"run.name": name}, "grid"), where)
         sweep.combinations.append(Combination(name, values, resolved))
     return sweep
-
-
-def _sweep_dir(outputs: Path, name: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    clean = re.sub(r"[^\w-]+", "-", name).strip("-") or "sweep"
-    base = outputs / "sweeps" / f"{stamp}_{clean}"
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}-{n}")
-    out.mkdir(parents=True)
-    return out
 
 
 def run_sweep(sweep: Sweep, outputs: Path, stages: list[str], log=print) -> dict:
@@ -145,7 +118,7 @@ def run_sweep(sweep: Sweep, outputs: Path, stages: list[str], log=print) -> dict
     Returns the sweep manifest (also in outputs/sweeps/<id>/sweep.json); its "failed" lists the
     names of the runs that failed.
     """
-    sweep_dir = _sweep_dir(outputs, sweep.name)
+    sweep_dir = runner.new_folder(outputs / "sweeps", sweep.name or "sweep")
     manifest = {
         "sweep_id": sweep_dir.name, "created": runner.utc_now(), "params_file": str(sweep.path),
         "grid": sweep.grid, "stages": stages, "status": "running",
