@@ -1,7 +1,11 @@
 """transformers backend: any causal LM, plus the embedded SmolLM2 shipped as GGUF.
 
-Batching is real: prompts are sorted by length (less padding), left-padded, and generated
-`batch_size` at a time under torch.inference_mode, with a progress bar over batches.
+Batching is real: prompts are grouped by shared token prefix (the template), each prefix is
+prefilled once, and `batch_size` prompts are decoded together on the assembled caches
+(prefix_cache.py); greedy outputs are the same as the plain left-padded batch.
+Placement: on a GPU, `device_map="auto"` and the checkpoint's dtype; on CPU float32, or
+bfloat16 when asked (run.dtype), which is faster on CPUs with AMX/AVX512-BF16 but changes
+some greedy outputs, so it is part of the model id (and of the cache key).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from .base import BackendError, Completion, GenParams, Messages
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_ID = "embedded:SmolLM2-135M-Instruct-Q4_1"
+DTYPES = ("auto", "float32", "bfloat16")  # run.dtype; auto = float32 on CPU, the checkpoint's on GPU
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -66,19 +71,29 @@ def _looks_like_path(name: str) -> bool:
 
 
 class HFBackend:
-    def __init__(self, name_or_path: str, batch_size: int = 16, model_id: str | None = None):
+    def __init__(self, name_or_path: str, batch_size: int = 16, model_id: str | None = None,
+                 dtype: str = "auto", share_prefix: bool = True):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.model_id = model_id or f"hf:{name_or_path}"
+        from .prefix_cache import PrefixStore
+
+        if dtype not in DTYPES:
+            raise BackendError(f"dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
         self.batch_size = batch_size
         self.chunk_size = batch_size
+        self.share_prefix = share_prefix  # False: the plain left-padded path (benchmarks compare both)
+        self.prefixes = PrefixStore()
         path = os.path.expanduser(name_or_path)
         if _looks_like_path(name_or_path) and not Path(path).exists():
             raise BackendError(f"model folder not found: {path}")
+        gpu = torch.cuda.is_available()
+        placement = {"device_map": "auto"} if gpu else {}
+        # CPU default stays float32: outputs do not change with the machine the run lands on
+        torch_dtype = getattr(torch, dtype) if dtype != "auto" else ("auto" if gpu else torch.float32)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **placement)
         except OSError as e:
             raise BackendError(
                 f"could not load {name_or_path!r}: not a local model folder, and the model hub is "
@@ -89,6 +104,10 @@ class HFBackend:
         self.tokenizer.padding_side = "left"  # generation continues from the right edge
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        base_id = model_id or f"hf:{name_or_path}"
+        actual = str(self.model.dtype).removeprefix("torch.")
+        # another dtype gives other outputs: it must never share cache entries with float32
+        self.model_id = base_id if actual == "float32" else f"{base_id}@{actual}"
 
     def render(self, messages: Messages) -> str:
         if self.tokenizer.chat_template:
@@ -99,33 +118,44 @@ class HFBackend:
 
     def generate(self, prompts: list[Messages], gen: GenParams) -> list[Completion]:
         import torch
-        from tqdm.auto import tqdm
+
+        from .prefix_cache import generate_shared
 
         token_ids = [self.tokenizer(self.render(m), add_special_tokens=False).input_ids for m in prompts]
-        order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
+        # shared path: sorted by token ids, so prompts of one template land in the same batch;
+        # plain path: sorted by length, so left padding is small
+        key = (lambda i: token_ids[i]) if self.share_prefix else (lambda i: -len(token_ids[i]))
+        order = sorted(range(len(token_ids)), key=key)
         out: list[Completion | None] = [None] * len(token_ids)
         eos_ids = self._eos_ids()
-        batches = [order[s:s + self.batch_size] for s in range(0, len(order), self.batch_size)]
-        for b, idx in enumerate(tqdm(batches, desc=f"generate {self.model_id}", unit="batch",
-                                     disable=len(batches) < 2)):
-            ids, mask = self._left_pad([token_ids[i] for i in idx])
-            sample = gen.temperature > 0
+        sample = gen.temperature > 0
+        options = dict(max_new_tokens=gen.max_new_tokens, do_sample=sample, top_k=None,
+                       temperature=gen.temperature if sample else None, top_p=gen.top_p if sample else None)
+        for b, start in enumerate(range(0, len(order), self.batch_size)):
+            idx = order[start:start + self.batch_size]
             if sample:
                 torch.manual_seed(gen.seed * 1_000_003 + b)
-            with torch.inference_mode():
-                seqs = self.model.generate(
-                    input_ids=ids, attention_mask=mask, max_new_tokens=gen.max_new_tokens, do_sample=sample,
-                    temperature=gen.temperature if sample else None,
-                    top_p=gen.top_p if sample else None, top_k=None,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                )
-            new = seqs[:, ids.shape[1]:].tolist()
+            if self.share_prefix:
+                new = generate_shared(self.model, [token_ids[i] for i in idx], self.prefixes,
+                                      self.tokenizer.pad_token_id, **options)
+            else:
+                new = self._generate_plain([token_ids[i] for i in idx], options)
             for row, i in enumerate(idx):
                 toks = new[row]
                 n = next((k for k, t in enumerate(toks) if t in eos_ids), len(toks))
                 text = self.tokenizer.decode(toks[:n], skip_special_tokens=True).strip()
                 out[i] = Completion(text, prompt_tokens=len(token_ids[i]), completion_tokens=n)
         return out  # type: ignore[return-value]
+
+    def _generate_plain(self, rows: list[list[int]], options: dict) -> list[list[int]]:
+        """One left-padded batch through model.generate: the reference the shared path matches."""
+        import torch
+
+        ids, mask = self._left_pad(rows)
+        with torch.inference_mode():
+            seqs = self.model.generate(input_ids=ids.to(self.model.device), attention_mask=mask.to(self.model.device),
+                                       pad_token_id=self.tokenizer.pad_token_id, **options)
+        return seqs[:, ids.shape[1]:].tolist()
 
     def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float]]:
         """Probability of each choice as the complete reply.

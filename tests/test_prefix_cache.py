@@ -1,0 +1,115 @@
+"""Prefix-KV reuse: grouping by shared token prefix, assembled caches, and exactness against
+the plain left-padded batch (on a tiny random Llama, and on the real embedded model)."""
+
+import pytest
+import torch
+
+from workbench.llm.prefix_cache import PrefixStore, assemble, generate_shared, group_by_prefix
+
+T1 = list(range(100, 140))  # a 40-token "template"
+T2 = list(range(100, 120)) + list(range(200, 220))  # shares only a 20-token header with T1
+
+
+def test_groups_follow_templates_not_the_shared_header():
+    seqs = [T1 + [1, 2], T2 + [3], T1 + [4, 5, 6], T2 + [7, 8], T1 + [9]]
+    groups = group_by_prefix(seqs)
+    got = sorted((sorted(g.members), g.prefix_len) for g in groups)
+    # merging everything would share only the 20-token header; per template saves more
+    assert got == [([0, 2, 4], 40), ([1, 3], 40)]
+
+
+def test_every_member_keeps_at_least_one_token_outside_the_prefix():
+    seqs = [T1, T1 + [5], T1]
+    for g in group_by_prefix(seqs):
+        assert all(len(seqs[m]) > g.prefix_len for m in g.members)
+        assert all(seqs[m][:g.prefix_len] == seqs[g.members[0]][:g.prefix_len] for m in g.members)
+
+
+def test_unrelated_prompts_are_singletons_and_every_index_is_placed_once():
+    seqs = [[1, 2, 3], [4, 5], [6], [1, 2, 9]]
+    groups = group_by_prefix(seqs, min_shared=8)
+    assert sorted(m for g in groups for m in g.members) == [0, 1, 2, 3]
+    assert all(len(g.members) == 1 for g in groups)  # a 2-token overlap is not worth a group
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                      initializer_range=0.5, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    return LlamaForCausalLM(cfg).eval()
+
+
+def _plain_last_logits(model, seqs):
+    width = max(len(s) for s in seqs)
+    ids = torch.tensor([[0] * (width - len(s)) + s for s in seqs])
+    mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        return model(input_ids=ids, attention_mask=mask, position_ids=pos).logits[:, -1]
+
+
+def test_assembled_caches_give_the_plain_logits(tiny_model):
+    seqs = [T1 + [5, 6, 7], T2 + [8], T1 + [9], T2 + [10, 11, 12, 13], [50, 51, 52]]
+    store = PrefixStore()
+    ids, mask, cache = assemble(tiny_model, seqs, group_by_prefix(seqs), store, pad_id=0)
+    width_p = cache.get_seq_length()
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        shared = tiny_model(input_ids=ids[:, width_p:], attention_mask=mask, position_ids=pos[:, width_p:],
+                            past_key_values=cache).logits[:, -1]
+    torch.testing.assert_close(shared, _plain_last_logits(tiny_model, seqs), rtol=1e-4, atol=1e-4)
+
+
+def test_greedy_tokens_match_plain_and_the_store_is_reused(tiny_model):
+    seqs = [T1 + [5, 6], T1 + [7], T2 + [8, 9], T2 + [10]]
+    store = PrefixStore()
+    first = generate_shared(tiny_model, seqs, store, pad_id=0, max_new_tokens=6, do_sample=False)
+    width = max(len(s) for s in seqs)
+    ids = torch.tensor([[0] * (width - len(s)) + s for s in seqs])
+    mask = (ids != 0).long()
+    with torch.inference_mode():
+        plain = tiny_model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=6, do_sample=False,
+                                    pad_token_id=0)[:, width:].tolist()
+    assert first == plain
+    assert store.hits == 0
+    again = generate_shared(tiny_model, [T1 + [11], T1 + [12, 13]], store, pad_id=0, max_new_tokens=6, do_sample=False)
+    assert store.hits >= 40  # the T1 prefix came from the store
+    assert len(again) == 2
+
+
+def test_store_is_bounded_in_tokens(tiny_model):
+    store = PrefixStore(max_tokens=60)
+    store.kv(tiny_model, tuple(T1))
+    store.kv(tiny_model, tuple(T2))
+    assert sum(len(k) for k in store._entries) <= 60
+    assert tuple(T2) in store._entries  # the most recent one stays
+    store.kv(tiny_model, tuple(range(5, 30)), keep=False)
+    assert tuple(range(5, 30)) not in store._entries
+
+
+@pytest.mark.slow
+def test_embedded_model_greedy_outputs_identical_to_plain_path():
+    from workbench import templates
+    from workbench.llm import GenParams
+    from workbench.llm.hf import EMBEDDED_ID, HFBackend, embedded_model_dir
+
+    instructions = ["Name three rivers in Europe.", "Explain why the sky is blue.",
+                    "Write a haiku about autumn rain.", "List two uses of baking soda.",
+                    "Summarise the causes of the French Revolution.", "Convert 5 km to miles."]
+    ops = ["add_constraints", "deepening", "breadth"]
+    prompts = [[{"role": "user", "content": templates.load(ops[i % 3]).render(instruction=t)}]
+               for i, t in enumerate(instructions)]
+    backend = HFBackend(str(embedded_model_dir()), batch_size=16, model_id=EMBEDDED_ID)
+    gen = GenParams(max_new_tokens=16)
+    shared = backend.generate(prompts, gen)
+    # templates sharing a long header may share one prefix; unrelated ones never do
+    assert backend.prefixes.hits == 0 and 1 < len(backend.prefixes._entries) <= 3
+    backend.share_prefix = False
+    plain = backend.generate(prompts, gen)
+    assert [c.text for c in shared] == [c.text for c in plain]
+    assert [c.completion_tokens for c in shared] == [c.completion_tokens for c in plain]
+    assert all(c.text for c in shared)
