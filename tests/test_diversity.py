@@ -1,106 +1,17 @@
-"""05_diversity library: metrics, neighbours, near duplicates, Deita selection, embedding cache."""
+"""workbench.diversity: metrics, k-means, neighbours and near duplicates, groups, embedding cache.
 
-import hashlib
+Equal-n comparison, selection and the stage itself have their own files (test_diversity_*.py)."""
+
 import json
 
 import numpy as np
 import pytest
+from diversity_fixtures import clustered, hashing_embedder, random_unit, unit
 
 from workbench import diversity as DV
-from workbench.diversity_plots import binned_by_group
-from workbench.embed import EmbedModelError, cached_embeddings, model_path
+from workbench.diversity.embed import EmbedModelError, cached_embeddings, model_path
+from workbench.diversity.plots import binned_by_group
 from workbench.records import full_text as record_text
-
-
-def unit(a):
-    a = np.asarray(a, dtype=np.float32)
-    return a / np.linalg.norm(a, axis=1, keepdims=True)
-
-
-def random_unit(n, d, seed=0):
-    return unit(np.random.default_rng(seed).standard_normal((n, d)))
-
-
-def hashing_embedder(dim=64):
-    """Deterministic fake embedder: bag of hashed words. Counts its calls and texts."""
-    calls = []
-
-    def embed(texts):
-        calls.append(list(texts))
-        out = np.zeros((len(texts), dim), np.float32)
-        for i, t in enumerate(texts):
-            for w in t.lower().split():
-                h = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "big")
-                out[i, h % dim] += 1.0
-        out[:, 0] += 1e-3  # no all-zero rows
-        return unit(out)
-
-    embed.calls = calls
-    return embed
-
-
-def naive_deita(ids, x, scores, tau, budget):
-    order = sorted(range(len(ids)), key=lambda i: (scores[i] is None, -(scores[i] or 0.0), ids[i]))
-    kept = []
-    for i in order:
-        if budget and len(kept) >= budget:
-            break
-        if all(float(x[i] @ x[j]) < tau for j in kept):
-            kept.append(i)
-    return [ids[i] for i in kept]
-
-
-def clustered(n_clusters=12, per=25, d=32, noise=0.35, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = random_unit(n_clusters, d, seed + 1)
-    x = np.repeat(centres, per, axis=0) + noise * rng.standard_normal((n_clusters * per, d)) / np.sqrt(d)
-    return unit(x), np.repeat(np.arange(n_clusters), per)
-
-
-# ----------------------------------------------------------------- Deita selection
-
-@pytest.mark.parametrize("chunk", [1, 7, 256])
-def test_deita_never_keeps_two_items_at_or_above_tau_and_matches_the_greedy_loop(chunk):
-    x, _ = clustered()
-    rng = np.random.default_rng(3)
-    ids = [f"r{i:04d}" for i in range(len(x))]
-    scores = [None if rng.random() < 0.2 else float(rng.integers(0, 5)) for _ in ids]  # ties + missing
-    tau = 0.8
-    kept, report = DV.deita_select(ids, x, scores, tau, budget=0, chunk=chunk)
-    pos = [ids.index(k) for k in kept]
-    gram = x[pos] @ x[pos].T
-    np.fill_diagonal(gram, -1)
-    assert 1 < len(kept) < len(ids) and gram.max() < tau
-    assert kept == naive_deita(ids, x, scores, tau, 0)
-    assert report["kept"] == len(kept) and report["rejected_by_tau"] == len(ids) - len(kept)
-    assert report["not_reached_budget"] == 0 and report["missing_scores"] == sum(s is None for s in scores)
-    # every rejected item really was too close to something kept
-    rejected = [i for i in range(len(ids)) if ids[i] not in set(kept)]
-    assert (x[rejected] @ x[pos].T).max(1).min() >= tau
-
-
-def test_deita_keeps_the_better_scored_of_a_near_identical_pair():
-    a = [1.0, 0.0, 0.0]
-    x = unit([a, [0.999, 0.02, 0.0], [0.0, 0.0, 1.0]])
-    assert float(x[0] @ x[1]) > 0.99
-    kept, report = DV.deita_select(["a", "a2", "b"], x, [0.5, 0.9, 0.1], tau=0.9)
-    assert kept == ["a2", "b"]  # a2 outscores a; not both dropped, b is far from both
-    assert report["rejected_by_tau"] == 1
-    kept, _ = DV.deita_select(["a", "a2", "b"], x, [0.9, 0.5, 0.1], tau=0.9)
-    assert kept == ["a", "b"]
-
-
-def test_deita_respects_the_budget_order_and_reports_what_was_not_reached():
-    x = np.eye(10, dtype=np.float32)  # nothing is close: only the budget stops it
-    ids = [f"id{i}" for i in range(10)]
-    scores = [3.0, None, 7.0, 7.0, 1.0, None, 5.0, 2.0, 0.0, 4.0]
-    kept, report = DV.deita_select(ids, x, scores, tau=0.5, budget=3)
-    assert kept == ["id2", "id3", "id6"]  # 7, 7 (tie by id), 5
-    assert report == {"tau": 0.5, "budget": 3, "candidates": 10, "kept": 3, "rejected_by_tau": 0,
-                      "not_reached_budget": 7, "missing_scores": 2}
-    kept, report = DV.deita_select(ids, x, scores, tau=0.5, budget=0)
-    assert kept[-2:] == ["id1", "id5"] and report["not_reached_budget"] == 0  # missing scores last
-
 
 # ----------------------------------------------------------------- metrics
 
@@ -259,10 +170,44 @@ def test_missing_model_folder_says_what_to_pass(tmp_path):
 
 @pytest.mark.slow
 def test_real_minilm_embeds_paraphrases_closer_than_an_unrelated_sentence():
-    from workbench.embed import embed_texts
+    from workbench.diversity.embed import embed_texts
 
     emb = embed_texts(["How do I bake bread at home?", "What is a simple way to make bread in my kitchen?",
                        "The stock market fell sharply on Tuesday."])
     assert emb.shape == (3, 384) and emb.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
     assert float(emb[0] @ emb[1]) > float(emb[0] @ emb[2]) + 0.2
+
+
+# ----------------------------------------------------------------- lineages
+
+def test_lineage_distances_match_brute_force_and_split_own_from_other_lineages():
+    rng = np.random.default_rng(21)
+    seeds = random_unit(6, 32, seed=21)
+    x, roots, rounds = [], [], []
+    for s in range(6):  # each seed and three close rewrites of it
+        for r in range(4):
+            x.append(seeds[s] + 0.15 * r * rng.standard_normal(32) / np.sqrt(32))
+            roots.append(f"seed{s}")
+            rounds.append(r)
+    x = unit(x)
+    within, across = DV.lineage_nn_similarity(x, roots, chunk=5)  # chunks cut across lineages
+    g = x.astype(np.float64) @ x.T
+    np.fill_diagonal(g, -np.inf)
+    same = np.array(roots)[:, None] == np.array(roots)[None, :]
+    np.testing.assert_allclose(within, np.where(same, g, -np.inf).max(1), atol=1e-5)
+    np.testing.assert_allclose(across, np.where(same, -np.inf, g).max(1), atol=1e-5)
+    d = DV.lineage_distances(x, rounds, roots)["groups"]
+    assert d["evolved"]["n"] == 18 and d["seeds"]["within"]["items"] == 6
+    # rewrites of one seed sit close to it; other seeds' lineages are far
+    assert d["evolved"]["within"]["median_distance"] < d["evolved"]["across"]["median_distance"] - 0.3
+
+
+def test_lineage_distance_drops_when_lineages_converge_and_is_null_above_exact_max():
+    a = unit([[1, 0, 0], [1, 0.05, 0], [0, 1, 0], [1, 0.06, 0.01]])  # lineage b's child copies lineage a
+    d = DV.lineage_distances(a, [0, 1, 0, 1], ["a", "a", "b", "b"])["groups"]["evolved"]
+    assert d["across"]["items"] == 2 and d["across"]["mean_distance"] < 0.01
+    lone = DV.lineage_distances(a[:1], [0], ["a"])["groups"]["all"]
+    assert lone["within"] == {"items": 0, "mean_distance": None, "median_distance": None}  # null, not 0
+    big = DV.lineage_distances(a, [0, 1, 0, 1], ["a", "a", "b", "b"], exact_max=3)
+    assert big["groups"] is None and "exact_max" in big["reason"]

@@ -95,11 +95,13 @@ def test_diversity_outputs_and_deita_never_keeps_a_close_pair(smoke_run):
     assert {"overall", "by_round", "seeds", "evolved"} <= set(stats["metrics"])
     sel = read_jsonl(d / "selection.jsonl")
     assert len(sel) == stats["deita"]["kept"] and all(schema_errors(r) == [] for r in sel)
+    sel_emb = np.load(d / stats["selection"]["embeddings_file"])  # the conversation when ranked by complexity x quality
     pos = [ids.index(r["id"]) for r in sel]
-    g = emb[pos] @ emb[pos].T
+    g = sel_emb[pos] @ sel_emb[pos].T
     np.fill_diagonal(g, -1)
     assert len(sel) < 2 or g.max() < stats["deita"]["tau"]
-    for f in ("projection.html", "nn_distance_hist.html", "metrics_by_round.html"):
+    assert stats["claim"]["verdict"] in ("supported", "not supported", "undetermined")
+    for f in ("projection.html", "nn_distance_hist.html", "metrics_by_round.html", "equal_n_seeds_vs_evolved.html"):
         assert (d / "figures" / f).is_file()
 
 

@@ -8,7 +8,8 @@ download); anything else is the path of a local sentence-transformers folder. No
 ever contacted: HF_HUB_OFFLINE=1 is set before sentence-transformers loads a model, and the
 model is opened with local_files_only=True.
 
-The text embedded for a record is its instruction, plus "\\n\\n" + input when it has one.
+What is embedded is the caller's choice: 05_diversity embeds each record's instruction (+ input)
+for the diversity metrics, and the whole conversation for a Deita selection by complexity x quality.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write_bytes, read_json, write_json
+from ..io import atomic_write_bytes, read_json, write_json
 
 DEFAULT_MODEL = "minilm"
 EMBEDDINGS_FILE = "embeddings.npy"
@@ -92,17 +93,18 @@ def _texts_sha(texts: Sequence[str]) -> str:
 
 def cached_embeddings(stage_dir: Path | str, ids: Sequence[str], texts: Sequence[str],
                       model: str = DEFAULT_MODEL, batch_size: int = 64,
-                      embedder: Embedder | None = None) -> tuple[np.ndarray, bool]:
+                      embedder: Embedder | None = None, npy_name: str = EMBEDDINGS_FILE,
+                      ids_name: str = IDS_FILE) -> tuple[np.ndarray, bool]:
     """Embeddings of `texts` (one per id), reused from stage_dir when ids, texts and model match.
 
-    Writes embeddings.npy and embedding_ids.json (ids, model, dim, and hashes of the texts and
-    of the .npy bytes) atomically; a half-written pair never matches, so it is recomputed.
+    Writes `npy_name` and `ids_name` (ids, model, dim, and hashes of the texts and of the .npy
+    bytes) atomically; a half-written pair never matches, so it is recomputed.
     `embedder` replaces embed_texts (tests). Returns (embeddings, reused).
     """
     if len(ids) != len(texts):
         raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
     stage_dir = Path(stage_dir)
-    npy, meta_path = stage_dir / EMBEDDINGS_FILE, stage_dir / IDS_FILE
+    npy, meta_path = stage_dir / npy_name, stage_dir / ids_name
     ids, tsha = [str(i) for i in ids], _texts_sha(texts)
     if npy.is_file() and meta_path.is_file():
         try:

@@ -1,4 +1,4 @@
-"""The run-folder side of 05_diversity: which rows to read, their scores, near-duplicate rows.
+"""The rows 05_diversity works on: which file they come from, their scores, near-duplicate rows.
 
     rows, source = load_rows(st)                  # 04_difficulty, else 03_filter, else 02_evolve
     scores, info = scores_of(rows, "difficulty", source)
@@ -11,8 +11,8 @@ from collections import Counter
 
 import numpy as np
 
-from .diversity import NeighbourScan, components
-from .stage import DATASETS, Stage
+from ..stage import DATASETS, Stage
+from .neighbours import NeighbourScan, components
 
 # Where the rows come from, first found wins: scored rows, else the filtered, else the evolved set.
 INPUTS = ("04_difficulty/records.jsonl",) + DATASETS
@@ -37,7 +37,7 @@ def scores_of(rows: list[dict], field: str, source: str) -> tuple[list[float | N
     if missing:
         where = "" if source.startswith("04_difficulty") else " (04_difficulty has not run, so rows carry no scores)"
         info["note"] = (f"{missing} of {len(out)} rows have no scores.{field}{where}; "
-                        "they are ranked last, in id order")
+                        "they are not selected by score")
     return out, info
 
 
