@@ -9,7 +9,7 @@ import pytest
 from workbench import evolve as EV
 from workbench.io import BadLineError
 from workbench.records import new_seed
-from workbench.seeds import load_seeds
+from workbench.seeds import SeedSourceError, load_seeds
 
 BAD = Path(__file__).parent / "data" / "bad"
 
@@ -66,3 +66,62 @@ def test_megabyte_instruction_is_dropped_not_evolved(tmp_path):
     p.write_text(json.dumps({"instruction": "word " * 200_000}) + "\n" + json.dumps({"instruction": "Fine."}) + "\n")
     s = accounted(load_seeds(str(p)))
     assert s["kept"] == 1 and s["dropped_by_reason"] == {"too_long": 1}
+
+
+# --- seeds from ordinary tools (Excel, Windows editors) -------------------------------------
+
+BOM = "\ufeff"
+
+
+@pytest.mark.parametrize("name,text", [
+    ("bom.csv", BOM + "instruction,input\r\nName a bird.,\r\nName a fish.,in the sea\r\n"),
+    ("bom.jsonl", BOM + '{"instruction": "Name a bird."}\n{"instruction": "Name a fish."}\n'),
+    ("bom.json", BOM + '[{"instruction": "Name a bird."}, {"instruction": "Name a fish."}]'),
+])
+def test_utf8_byte_order_mark_is_accepted(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_bytes(text.encode("utf-8"))
+    s = accounted(loaded := load_seeds(str(p)))
+    assert s["kept"] == 2 and loaded.records[0]["instruction"] == "Name a bird."
+
+
+@pytest.mark.parametrize("content", ["", "\n\n  \n", "instruction,input\n"])
+def test_empty_or_blank_file_is_a_clear_error(tmp_path, content):
+    p = tmp_path / ("s.csv" if "," in content else "s.jsonl")
+    p.write_text(content)
+    with pytest.raises(SeedSourceError, match=rf"no seeds kept from {p} \(the file has no rows: it is empty or blank\)"):
+        load_seeds(str(p))
+
+
+def test_file_that_keeps_zero_seeds_says_why(write_lines):
+    p = write_lines("z.jsonl", [{"instruction": "  "}, {"instruction": 5}, {"instruction": ""}])
+    with pytest.raises(SeedSourceError, match=rf"no seeds kept from {p} \(3 dropped: empty: 2, not_text: 1\)"):
+        load_seeds(str(p))
+
+
+def test_csv_invalid_utf8_is_reported_on_its_line_and_can_be_skipped(tmp_path):
+    p = tmp_path / "latin1.csv"
+    p.write_bytes(b'instruction,input\nName a bird.,\n"Two\nlines",x\nCaf\xe9 menu,\nName a tree.,\n')
+    with pytest.raises(BadLineError) as e:
+        load_seeds(str(p))
+    assert e.value.line == 5 and "not valid UTF-8" in str(e.value) and str(p) in str(e.value)
+    loaded = load_seeds(str(p), on_bad_line="skip")
+    s = accounted(loaded)
+    assert s["kept"] == 3 and s["skipped_line_details"] == [{"line": 5, "why": "not valid UTF-8 (invalid continuation byte at byte 3)"}]
+
+
+def test_csv_cell_over_the_csv_limit_is_dropped_as_too_long(tmp_path):
+    p = tmp_path / "long.csv"
+    p.write_text("instruction,input\nShort one.,\nAnother.," + "x" * 131_073 + "\nLast.,\n")
+    loaded = load_seeds(str(p))
+    s = accounted(loaded)
+    assert s["kept"] == 2 and s["dropped_by_reason"] == {"too_long": 1} and loaded.dropped[0]["row"] == 3
+
+
+def test_non_string_input_is_dropped_not_repr(write_lines):
+    p = write_lines("n.jsonl", [{"instruction": "Sum.", "input": [1, 2]}, {"instruction": "Sum.", "input": {"a": 1}},
+                                {"instruction": "Fine.", "input": "ok"}])
+    loaded = load_seeds(str(p))
+    s = accounted(loaded)
+    assert s["kept"] == 1 and s["dropped_by_reason"] == {"not_text": 2}
+    assert all("[1, 2]" not in r["input"] for r in loaded.records)

@@ -5,6 +5,7 @@ import pytest
 import workbench
 from workbench.checks import (
     CHECKERS,
+    WORKBENCH_TYPES,
     accuracy,
     check,
     check_loose,
@@ -21,13 +22,15 @@ SECTIONS = "SECTION 1\nfor\nSECTION 2\nagainst\nSECTION 3\nverdict"
 CASES = [
     ("word_count_max", {"n": 5}, "One two three four five.", True),
     ("word_count_max", {"n": 5}, "One two three four five six.", False),
-    ("word_count_max", {"n": 4}, "Don't pay $1.10 cross-functional", True),  # one word each
+    ("word_count_max", {"n": 4}, "Don't pay $1.10 cross-functional", False),  # IFEval: 7 \\w+ runs
+    ("word_count_max", {"n": 7}, "Don't pay $1.10 cross-functional", True),
     ("word_count_min", {"n": 3}, "a b c", True),
     ("word_count_min", {"n": 3}, "a b", False),
     ("sentence_count_max", {"n": 2}, "Sorry I missed it. Let's do lunch!", True),
     ("sentence_count_max", {"n": 2}, "One. Two? Three!", False),
     ("sentence_count_max", {"n": 1}, "The ball costs $0.05 in total.", True),  # decimal point
-    ("sentence_count_max", {"n": 2}, "1. First item\n2. Second item", True),  # list numbers
+    ("sentence_count_max", {"n": 2}, "1. First item\n2. Second item", False),  # Punkt splits "1."
+    ("sentence_count_max", {"n": 1}, "Dr. Lee met us at 9 a.m. and left.", True),  # abbreviations
     ("sentence_count_min", {"n": 2}, "One. Two.", True),
     ("sentence_count_min", {"n": 2}, "Only one here.", False),
     ("paragraph_count", {"n": 2}, "First part.\n***\nSecond part.", True),
@@ -35,18 +38,19 @@ CASES = [
     ("paragraph_count", {"n": 2}, "One.\n***\nTwo.\n***\nThree.", False),
     ("paragraph_count", {"n": 2}, "One.\n***\n\n***\nTwo.", False),  # empty paragraph
     ("paragraph_count", {"n": 2}, "One.\n\nTwo.", False),  # blank line is no *** divider
-    ("bullet_count", {"n": 3}, "* a\n- b\n• c", True),
-    ("bullet_count", {"n": 3}, "Intro\n  * a\n- b\n* c\n***\n* * *\n---\n**Bold** end", True),
+    ("bullet_count", {"n": 3}, "* a\n- b\n*c", True),  # IFEval: "*x" is a bullet too
+    ("bullet_count", {"n": 3}, "Intro\n  * a\n- b\n* c\n***\n**Bold** end", True),  # not ***, **x
     ("bullet_count", {"n": 3}, "* a\n* b", False),
-    ("bullet_count", {"n": 1}, "-\n- a\n*not a bullet*", True),
+    ("bullet_count", {"n": 2}, "* a\n• b\n- c", True),  # "•" is no markdown bullet
     ("json_output", {}, '{"steps": ["x"], "solutions": [1, -1]}', True),
     ("json_output", {}, '```json\n{"a": [1, 2]}\n```', True),
     ("json_output", {}, "```\n[1, 2]\n```\n", True),
     ("json_output", {}, '{"a": 1', False),
     ("json_output", {}, 'Here you go: {"a": 1}', False),
     ("keywords_required", {"words": ["refraction", "light bends"]},
-     "REFRACTION: light\nbends at the surface.", True),
-    ("keywords_required", {"words": ["refraction"]}, "Refractions only.", False),  # whole word
+     "REFRACTION: light bends at the surface.", True),
+    ("keywords_required", {"words": ["refraction"]}, "Refractions only.", True),  # IFEval: substring
+    ("keywords_required", {"words": ["light bends"]}, "light\nbends", False),  # the phrase as written
     ("keywords_required", {"words": ["refraction", "dispersion"]}, "refraction only", False),
     ("keywords_forbidden", {"words": ["money"]}, "Budget tips; moneybags is fine.", True),
     ("keywords_forbidden", {"words": ["synergy", "leverage"]}, "Use our LEVERAGE.", False),
@@ -60,7 +64,7 @@ CASES = [
     ("starts_with", {"phrase": "Dear Customer Support,"}, "Hello. Dear Customer Support,", False),
     ("ends_with", {"phrase": "Sleep well!"}, "Dim the lights.\nSleep well!  \n", True),
     ("ends_with", {"phrase": "Sleep well!"}, "Sleep well! Goodnight.", False),
-    ("ends_with", {"phrase": "Sleep well!"}, "Tips.\nsleep well!", False),  # exact phrase
+    ("ends_with", {"phrase": "Sleep well!"}, "Tips.\nsleep well!", True),  # IFEval: any case
     ("title_brackets", {}, "<<Barista to Bookkeeper>>\nDear Hiring Manager,", True),
     ("title_brackets", {}, "<<  >> and no title", False),
     ("title_brackets", {}, "Barista to Bookkeeper", False),
@@ -68,12 +72,13 @@ CASES = [
     ("section_count", {"marker": "SECTION", "n": 3},
      "## SECTION 1: For\nx\n## SECTION 2: Against\ny\n## SECTION 3\nz\nSECTION 4\nw", True),
     ("section_count", {"marker": "SECTION", "n": 3}, "SECTION 1\nx\nSECTION 2\ny", False),
-    ("section_count", {"marker": "SECTION", "n": 3}, "See SECTION 1, SECTION 2, SECTION 3.", False),
+    ("section_count", {"marker": "SECTION", "n": 3}, "See SECTION 1, SECTION 2, SECTION 3.", True),
+    ("section_count", {"marker": "SECTION", "n": 2}, "section 1 and Section 2", False),  # case counts
     ("no_commas", {}, "Our new library opened last month. It offers free classes.", True),
     ("no_commas", {}, "Our library, which opened last month", False),
     ("placeholder_count", {"n": 2}, "Send it to [address] by [date].", True),
-    ("placeholder_count", {"n": 2}, "Ask [name] via [the docs](http://x.org).", False),
-    ("placeholder_count", {"n": 1}, "No placeholders [] here.", False),
+    ("placeholder_count", {"n": 2}, "Ask [name] via [the docs](http://x.org).", True),  # IFEval
+    ("placeholder_count", {"n": 2}, "Only [one] here.", False),
 ]
 
 
@@ -89,10 +94,10 @@ def test_checker_table(kind, args, response, expected):
         assert check_loose(response, _spec(kind, args))
 
 
-def test_every_checker_has_a_pass_and_a_fail_case():
-    assert len(CHECKERS) >= 16
-    assert {k for k, *_, e in CASES if e} == set(CHECKERS)
-    assert {k for k, *_, e in CASES if not e} == set(CHECKERS)
+def test_every_workbench_type_has_a_pass_and_a_fail_case():
+    assert len(WORKBENCH_TYPES) == 17 and set(WORKBENCH_TYPES) <= set(CHECKERS)
+    assert {k for k, *_, e in CASES if e} == set(WORKBENCH_TYPES)
+    assert {k for k, *_, e in CASES if not e} == set(WORKBENCH_TYPES)
 
 
 @pytest.mark.parametrize("spec", [{"type": "no_commas"}, {"type": "keywords_forbidden",
@@ -112,7 +117,8 @@ LOOSE_ONLY = [
     ({"type": "keywords_required", "words": ["light bends"]}, "When **light** bends, we see it."),
     ({"type": "ends_with", "phrase": "Sleep well!"}, "Keep a routine.\n**Sleep well!**"),
     ({"type": "ends_with", "phrase": "Sleep well!"}, "Keep a routine. Sleep well!\n- Your coach"),
-    ({"type": "section_count", "marker": "SECTION", "n": 2}, "**SECTION 1**\nx\n**SECTION 2**\ny"),
+    ({"type": "section_count", "marker": "SECTION", "n": 2}, "SECTION *1*\nx\nSECTION *2*\ny"),
+    ({"type": "bullet_count", "n": 0}, "**Tip one**\n**Tip two**\n* one"),
     ({"type": "word_count_max", "n": 3}, "Sure, here is my answer:\nFive cents."),
 ]
 
@@ -127,14 +133,12 @@ def test_loose_still_fails_real_violations():
     assert not check_loose("Sure:\n" + "word " * 50 + "\nBye", {"type": "word_count_max", "n": 30})
     assert not check_loose("Sure:\nSave money.\nBye", {"type": "keywords_forbidden",
                                                        "words": ["money"]})
-    # emphasis removal keeps "* " bullets and *** dividers, so it cannot fake these counts
-    bullets = "* **Tip one**\n* **Tip two**"
-    assert check(bullets, {"type": "bullet_count", "n": 2})
-    assert check_loose(bullets, {"type": "bullet_count", "n": 2})
-    assert not check_loose(bullets, {"type": "bullet_count", "n": 0})
+    assert not check_loose("- a\n- b\n- c\n- d\n- e", {"type": "bullet_count", "n": 2})
     three = "A1\nA2\n***\nB\n***\nC1\nC2"
     assert check(three, {"type": "paragraph_count", "n": 3})
-    assert not check_loose(three, {"type": "paragraph_count", "n": 1})
+    # IFEval's loose score removes every "*", *** dividers included: a known quirk, kept as published
+    assert check_loose(three, {"type": "paragraph_count", "n": 1})
+    assert not check_loose(three, {"type": "paragraph_count", "n": 5})
 
 
 def test_bold_single_keyword_passes_even_strict():
@@ -149,12 +153,14 @@ def test_loose_variants():
     assert {"**body**\nBye", "Sure:\n**body**", "**body**", "body", "Sure:\nbody\nBye"} <= set(
         variants)
     assert len(variants) == len(set(variants)) == 8 and all(v.strip() for v in variants)
+    assert loose_variants("* a\n* b") == ["* a\n* b", " a\n b", "* b", "* a", " b", " a"]
 
 
 def test_evaluate_item():
     specs = [{"type": "json_output"}, {"type": "no_commas"}, {"type": "word_count_min", "n": 50}]
     out = evaluate_item('Sure here it is:\n{"a": 1}', specs)
-    assert out == {"strict": [False, True, False], "loose": [True, True, False],
+    assert out == {"types": ["json_output", "no_commas", "word_count_min"],
+                   "strict": [False, True, False], "loose": [True, True, False],
                    "strict_all": False, "loose_all": False}
     out = evaluate_item('```json\n{"a": 1}\n```', specs[:2])
     assert out["strict_all"] and out["loose_all"]
@@ -174,8 +180,10 @@ def test_accuracy_arithmetic():
     assert acc["prompt_loose"] == pytest.approx(2 / 3)
     assert acc["instruction_strict"] == pytest.approx(3 / 5)
     assert acc["instruction_loose"] == pytest.approx(4 / 5)
-    assert accuracy([]) == {"prompt_strict": 0.0, "prompt_loose": 0.0, "instruction_strict": 0.0,
-                            "instruction_loose": 0.0, "n_prompts": 0, "n_instructions": 0}
+    empty = accuracy([])  # no default 0.0: nothing was measured
+    assert empty["n_prompts"] == 0 and empty["reason"] == "no item with checks was evaluated"
+    assert all(empty[k] is None for k in ("prompt_strict", "prompt_loose", "instruction_strict",
+                                          "instruction_loose"))
 
 
 BAD_SPECS = [

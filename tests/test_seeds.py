@@ -1,11 +1,20 @@
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
+from workbench.fields import FieldError
 from workbench.io import BadLineError
 from workbench.records import schema_errors
-from workbench.seeds import FieldMap, SeedSourceError, bundled_seeds_path, load_seeds, normalise
+from workbench.seeds import (
+    FieldMap,
+    SeedSourceError,
+    bundled_seeds_path,
+    load_seeds,
+    normalise,
+    provenance,
+)
 
 
 def test_bundled_set_is_big_and_varied():
@@ -100,3 +109,76 @@ def test_sampling_is_seeded_and_reports_the_rest():
 def test_missing_source_is_a_clear_error():
     with pytest.raises(SeedSourceError, match="not found: /no/such/file.jsonl"):
         load_seeds("/no/such/file.jsonl")
+
+
+# --- published shapes, by field mapping alone ----------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def accounted(loaded):
+    s = loaded.stats()
+    assert s["rows_in"] == s["kept"] + s["dropped"] + s["skipped_lines"]
+    return s
+
+
+def test_self_instruct_by_dotted_paths_keeps_inputs_and_outputs():
+    fm = FieldMap(input="instances.0.input", output="instances.0.output", id="id")
+    loaded = load_seeds(str(FIXTURES / "self_instruct.jsonl"), fields=fm)
+    s = accounted(loaded)
+    assert s["kept"] == 6 and s["missing_by_field"] == {}
+    assert sum(1 for r in loaded.records if r["input"]) == 4  # every non-empty instances[0].input
+    sort = next(r for r in loaded.records if r["source_id"] == "seed_task_1")
+    assert (sort["input"], sort["response"]) == ("8, 3, 12, 5", "3, 5, 8, 12")
+
+
+def test_self_instruct_unmapped_says_input_is_absent_and_a_list_is_never_text():
+    loaded = load_seeds(str(FIXTURES / "self_instruct.jsonl"))
+    assert loaded.stats()["absent_fields"] == ["input", "output"]  # reported, not a silent ""
+    with pytest.raises(SeedSourceError, match=r"no seeds kept .*6 dropped: not_text: 6"):
+        load_seeds(str(FIXTURES / "self_instruct.jsonl"), fields=FieldMap(input="instances"))
+    with pytest.raises(FieldError, match=r"(?s)seed.input_field = 'instances.0.inptu' is missing in every row .*"
+                                         r"fields in the file: id, name, instruction, instances, instances.0.input"):
+        load_seeds(str(FIXTURES / "self_instruct.jsonl"), fields=FieldMap(input="instances.0.inptu"))
+
+
+def test_alpaca_json_list():
+    loaded = load_seeds(str(FIXTURES / "alpaca.json"))
+    assert accounted(loaded)["kept"] == 3 and loaded.records[1]["input"] == "The library opens at nine."
+
+
+def test_sharegpt_and_openai_messages_give_instruction_and_reply():
+    sg = load_seeds(str(FIXTURES / "sharegpt.json"), fields=FieldMap(id="id"))
+    assert [(r["instruction"], r["response"], r["source_id"]) for r in sg.records] == [
+        ("Plan a two-day hiking trip.", "Day one: ...", "sg-1"),
+        ("Explain what a mortgage is.", "A loan secured by a home.", "sg-2")]
+    assert sg.stats()["missing_by_field"] == {}
+    oa = load_seeds(str(FIXTURES / "openai_messages.jsonl"), fields=FieldMap(conversations="messages"))
+    assert [r["instruction"] for r in oa.records] == ["What causes tides?", "Write a limerick about a cat."]
+    assert oa.records[0]["response"] == "Mostly the Moon's gravity."
+    first_turn = load_seeds(str(FIXTURES / "openai_messages.jsonl"), fields=FieldMap(instruction="messages.1.content"))
+    assert [r["instruction"] for r in first_turn.records] == ["What causes tides?", "A cat with a hat ..."]
+
+
+def test_dolly_context_as_input():
+    loaded = load_seeds(str(FIXTURES / "dolly.jsonl"), fields=FieldMap(input="context", output="response"))
+    s = accounted(loaded)
+    assert s["kept"] == 2 and s["dropped_by_reason"] == {"not_text": 1}
+    assert loaded.records[0]["input"].startswith("The Rivet Bridge") and loaded.records[0]["response"] == "Ada Moss."
+    assert "seed.input_field = 'context' holds a list" in loaded.dropped[0]["instruction"]
+
+
+def test_datasets_folder_with_nested_fields(tmp_path):
+    from datasets import Dataset
+
+    Dataset.from_list([{"instruction": "Sort.", "instances": [{"input": "3 1 2", "output": "1 2 3"}]}]).save_to_disk(
+        str(tmp_path / "ds"))
+    loaded = load_seeds(str(tmp_path / "ds"), fields=FieldMap(input="instances.0.input", output="instances.0.output"))
+    assert (loaded.records[0]["input"], loaded.records[0]["response"]) == ("3 1 2", "1 2 3")
+
+
+def test_provenance_is_unknown_for_any_source_but_the_bundled_one():
+    assert provenance("bundled") == ("bundled Evol-Instruct Workbench seeds", "Apache-2.0", None)
+    name, lic, warning = provenance("mine.jsonl")
+    assert (name, lic) == ("unknown", "unknown") and "seed.source_name and seed.license" in warning
+    assert provenance("mine.jsonl", "My set", "CC-BY-4.0") == ("My set", "CC-BY-4.0", None)

@@ -69,13 +69,23 @@ def _hub_license(license_: str) -> str:
     return license_.lower() if license_ and " " not in license_ and license_ != NOT_RECORDED else "other"
 
 
+def seed_provenance(seed_params: dict, seed_stats: dict) -> tuple[str, str, str | None]:
+    """(seed set, license, warning): the bundled set's name and license never travel with
+    seeds from another source; those are "unknown" unless the params state them."""
+    if not seed_params and not seed_stats:
+        return NOT_RECORDED, NOT_RECORDED, None
+    from .seeds import provenance
+
+    return provenance(seed_params.get("source") or seed_stats.get("source") or "bundled",
+                      seed_params.get("source_name") or "", seed_params.get("license") or "")
+
+
 def dataset_card(run_dir: Path, rows: list[dict], summary: dict) -> str:
     manifest = read_json(run_dir / "manifest.json")
     params = manifest.get("params", {})
     seed_params, seed_stats = params.get("seed", {}), stage_stats(run_dir, "01_seed")
     evolve_stats, filter_stats = stage_stats(run_dir, "02_evolve"), stage_stats(run_dir, "03_filter")
-    license_ = seed_params.get("license") or seed_stats.get("license") or NOT_RECORDED
-    source_name = seed_params.get("source_name") or seed_stats.get("source_name") or NOT_RECORDED
+    source_name, license_, seed_warning = seed_provenance(seed_params, seed_stats)
     git = manifest.get("git") or {}
     sha = git.get("sha") or NOT_RECORDED
     dirty = {True: " (dirty: uncommitted changes)", False: " (clean)"}.get(git.get("dirty"), "")
@@ -115,6 +125,7 @@ def dataset_card(run_dir: Path, rows: list[dict], summary: dict) -> str:
         _table(("field", "value"), [("seed set", source_name), ("license", license_),
                           ("source", f"`{seed_params.get('source', NOT_RECORDED)}`"),
                           ("seeds kept", seed_stats.get("kept", NOT_RECORDED))]) + "\n",
+        f"> **Warning:** {seed_warning}.\n" if seed_warning else "",
         "## Evolution settings\n",
         _table(("param", "value"), [(f"evolve.{k}", _value(evolve.get(k))) for k in
                                     ("rounds", "ops", "temperature", "answer_temperature") if k in evolve]) + "\n",

@@ -79,6 +79,8 @@ def iter_jsonl_numbered(path: Path | str, on_bad_line: str = "fail", skipped: li
             except UnicodeDecodeError as e:
                 why = f"not valid UTF-8 ({e.reason} at byte {e.start})"
             else:
+                if n == 1:  # a byte-order mark from Windows editors is no part of the data
+                    text = text.removeprefix("\ufeff")
                 if not text.strip():
                     continue
                 try:

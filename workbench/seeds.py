@@ -1,20 +1,24 @@
 """Load seed instructions from the bundled set or a user's files, normalised into records.
 
-Accepted sources (format="auto" picks by extension / folder):
+Sources (read by workbench/tables.py; format "auto" picks by extension / folder):
     bundled                        workbench/data/seeds.jsonl (written for this project)
-    file.jsonl / file.json         Alpaca rows (instruction/input/output) or ShareGPT rows
-                                   (conversations: first human turn is the instruction)
+    file.jsonl / file.json         any rows the field map points into (below)
     file.csv                       one row per seed, columns named by the field map
     folder saved by datasets       Dataset.save_to_disk / DatasetDict.save_to_disk
     a hub name (e.g. org/name)     only where a network exists
 
-Every row in is accounted for: kept + dropped (with a reason) + skipped bad lines = rows in.
+Field names are dotted paths (workbench/fields.py): Alpaca rows as they are; Self-Instruct
+with input "instances.0.input" and output "instances.0.output"; Dolly with input "context"
+and output "response". When the instruction field is absent from a row, its conversation
+(`conversations` or an OpenAI `messages` list) gives the first human/user turn as the
+instruction and the assistant turn after it as the response.
+
+Every row in is accounted for: kept + dropped (with a reason) + skipped bad lines = rows in,
+and a file that keeps no seed is an error naming the file and why, before any other work.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -22,14 +26,26 @@ from functools import cache
 from pathlib import Path
 
 from .data import BUNDLED, data_path
-from .io import BadLineError, iter_jsonl_numbered
+from .fields import (
+    MISSING,
+    Field,
+    FieldError,
+    LoadReport,
+    as_text,
+    check_fields,
+    get_path,
+    resolve_id,
+)
 from .records import new_seed
+from .tables import FORMATS, SourceError, TooLong, read_rows
 
-FORMATS = ("auto", "alpaca", "sharegpt", "csv", "datasets")
 HUMAN_ROLES = {"human", "user"}
+ASSISTANT_ROLES = {"gpt", "assistant", "model", "bot"}
+BUNDLED_NAME, BUNDLED_LICENSE = "bundled Evol-Instruct Workbench seeds", "Apache-2.0"
+UNKNOWN = "unknown"
 
 
-class SeedSourceError(ValueError):
+class SeedSourceError(SourceError):
     pass
 
 
@@ -39,29 +55,51 @@ class FieldMap:
     input: str = "input"
     output: str = "output"
     conversations: str = "conversations"
+    id: str = ""  # the file's own id, kept on each record as source_id; "" = none
+
+    def fields(self) -> list[Field]:
+        return [Field("instruction", self.instruction, "seed.instruction_field", "instruction", True),
+                Field("input", self.input, "seed.input_field", "input"),
+                Field("output", self.output, "seed.output_field", "output"),
+                Field("id", self.id, "seed.id_field", "")]
 
 
 @dataclass
 class SeedLoad:
     records: list[dict]
-    dropped: list[dict] = field(default_factory=list)  # {"row", "reason", "instruction"}
+    dropped: list[dict] = field(default_factory=list)  # {"row", "id", "reason", "instruction"}
     skipped_lines: list[dict] = field(default_factory=list)  # {"line", "why"}
     rows_in: int = 0
     source: str = ""
+    report: LoadReport | None = None
 
     def stats(self) -> dict:
         by_reason: dict[str, int] = {}
         for d in self.dropped:
             by_reason[d["reason"]] = by_reason.get(d["reason"], 0) + 1
+        rep = self.report or LoadReport(self.source)
         return {
             "source": self.source, "rows_in": self.rows_in, "kept": len(self.records),
             "dropped": len(self.dropped), "dropped_by_reason": by_reason,
             "skipped_lines": len(self.skipped_lines), "skipped_line_details": self.skipped_lines[:50],
+            "missing_by_field": dict(rep.missing), "absent_fields": list(rep.absent),
         }
 
 
 def bundled_seeds_path() -> Path:
     return Path(data_path(BUNDLED, "seeds.jsonl"))
+
+
+def provenance(source: str, source_name: str = "", license_: str = "") -> tuple[str, str, str | None]:
+    """(seed set name, license, warning) for dataset cards. The bundled set's own name and
+    license apply only to the bundled set; any other source is "unknown" unless stated."""
+    if source == BUNDLED:
+        return source_name or BUNDLED_NAME, license_ or BUNDLED_LICENSE, None
+    name, lic = source_name or UNKNOWN, license_ or UNKNOWN
+    missing = [k for k, v in (("seed.source_name", name), ("seed.license", lic)) if v == UNKNOWN]
+    warning = (f"seeds from {source!r} with {' and '.join(missing)} not stated: check the source's "
+               "terms before sharing this dataset") if missing else None
+    return name, lic, warning
 
 
 def normalise(text) -> str:
@@ -88,102 +126,30 @@ def _has_template_marker(text: str) -> bool:
     return any(m in low for m in _template_markers())
 
 
-def _first_human_turn(row: dict, fm: FieldMap):
-    conv = row.get(fm.conversations)
-    if not isinstance(conv, list):
-        return None
-    for turn in conv:
-        if isinstance(turn, dict) and str(turn.get("from", turn.get("role", ""))).lower() in HUMAN_ROLES:
-            return turn.get("value", turn.get("content"))
-    return None
-
-
-def _detect_format(path: Path) -> str:
-    if path.is_dir():
-        return "datasets"
-    if path.suffix.lower() == ".csv":
-        return "csv"
-    return "alpaca"  # rows with a conversations field are read as ShareGPT automatically
-
-
-def _read_rows(source: str, fmt: str, on_bad_line: str, skipped: list, split: str):
-    """Yield (row_number, dict)."""
-    source = data_path(source, "seeds.jsonl")
-    path = Path(source).expanduser()
-    if not path.exists():
-        if re.fullmatch(r"[\w.-]+/[\w.-]+", source) and fmt in ("auto", "datasets"):
-            yield from _read_hub(source, split)
-            return
-        raise SeedSourceError(f"seed source not found: {source}")
-    fmt = _detect_format(path) if fmt == "auto" else fmt
-    if fmt == "datasets":
-        from datasets import DatasetDict, load_from_disk
-
-        ds = load_from_disk(str(path))
-        if isinstance(ds, DatasetDict):
-            if split not in ds:
-                raise SeedSourceError(f"{path}: no split {split!r} (has {', '.join(ds)})")
-            ds = ds[split]
-        for i, row in enumerate(ds, start=1):
-            yield i, dict(row)
-    elif fmt == "csv":
-        yield from _read_csv(path, on_bad_line, skipped)
-    elif path.suffix.lower() == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise BadLineError(path, e.lineno, f"invalid JSON: {e.msg}") from None
-        except UnicodeDecodeError as e:
-            raise BadLineError(path, 1, f"not valid UTF-8 ({e.reason})") from None
-        if not isinstance(data, list):
-            raise SeedSourceError(f"{path}: expected a JSON list of objects")
-        for i, row in enumerate(data, start=1):
-            if not isinstance(row, dict):
-                raise BadLineError(path, i, f"item {i} is not an object")
-            yield i, row
-    else:
-        yield from iter_jsonl_numbered(path, on_bad_line, skipped)
-
-
-def _read_csv(path: Path, on_bad_line: str, skipped: list):
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return
-        except UnicodeDecodeError as e:
-            raise BadLineError(path, 1, f"not valid UTF-8 ({e.reason})") from None
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except UnicodeDecodeError as e:
-                raise BadLineError(path, reader.line_num + 1, f"not valid UTF-8 ({e.reason})") from None
-            if not any(c.strip() for c in cells):
+def _conversation_turns(row: dict, fm: FieldMap):
+    """(first human turn, the assistant turn after it) of a ShareGPT / OpenAI-messages row."""
+    for name in dict.fromkeys((fm.conversations, "messages")):
+        conv = get_path(row, name) if name else MISSING
+        if not isinstance(conv, list):
+            continue
+        human = answer = MISSING
+        for turn in conv:
+            if not isinstance(turn, dict):
                 continue
-            if len(cells) != len(header):
-                why = f"expected {len(header)} columns, got {len(cells)}"
-                if on_bad_line == "skip":
-                    skipped.append({"line": reader.line_num, "why": why})
-                    continue
-                raise BadLineError(path, reader.line_num, why)
-            yield reader.line_num, dict(zip(header, cells))
+            role = str(turn.get("from", turn.get("role", ""))).lower()
+            text = turn.get("value", turn.get("content"))
+            if human is MISSING and role in HUMAN_ROLES:
+                human = text
+            elif human is not MISSING and role in ASSISTANT_ROLES:
+                answer = text
+                break
+        if human is not MISSING:
+            return human, answer
+    return MISSING, MISSING
 
 
-def _read_hub(name: str, split: str):
-    try:
-        from datasets import load_dataset
-
-        ds = load_dataset(name, split=split)
-    except Exception as e:
-        raise SeedSourceError(
-            f"could not load {name!r} from the dataset hub ({type(e).__name__}); with no network, "
-            "save it with `datasets` where one exists and pass the folder instead"
-        ) from None
-    for i, row in enumerate(ds, start=1):
-        yield i, dict(row)
+def _drop(out: SeedLoad, line, id_, reason: str, text: str) -> None:
+    out.dropped.append({"row": line, "id": id_, "reason": reason, "instruction": text[:200]})
 
 
 def load_seeds(source: str = "bundled", fmt: str = "auto", fields: FieldMap | None = None,
@@ -193,46 +159,94 @@ def load_seeds(source: str = "bundled", fmt: str = "auto", fields: FieldMap | No
     if fmt not in FORMATS:
         raise SeedSourceError(f"unknown seed format {fmt!r} (use one of {', '.join(FORMATS)})")
     fm = fields or FieldMap()
+    specs = fm.fields()
     out = SeedLoad(records=[], source=source)
+    rep = out.report = LoadReport(data_path(source, "seeds.jsonl"), skipped_lines=out.skipped_lines)
     seen: set[tuple[str, str]] = set()
-    for row_no, (line, row) in enumerate(_read_rows(source, fmt, on_bad_line, out.skipped_lines, split), start=1):
-        out.rows_in += 1
-        where = line or row_no
-        raw = row.get(fm.instruction)
-        if raw is None and fmt in ("auto", "sharegpt"):
-            raw = _first_human_turn(row, fm)
-        if raw is None:
-            out.dropped.append({"row": where, "reason": "missing_field",
-                                "instruction": f"no {fm.instruction!r} field (has: {', '.join(map(str, row))[:200]})"})
-            continue
-        if not isinstance(raw, str):
-            out.dropped.append({"row": where, "reason": "not_text", "instruction": repr(raw)[:200]})
-            continue
-        instruction, input_ = normalise(raw), normalise(row.get(fm.input))
-        response = row.get(fm.output)
-        response = normalise(response) or None if isinstance(response, str) else None
-        if not instruction:
-            out.dropped.append({"row": where, "reason": "empty", "instruction": ""})
-            continue
-        if len(instruction) + len(input_) > max_chars:
-            out.dropped.append({"row": where, "reason": "too_long", "instruction": instruction[:200]})
-            continue
-        if _has_template_marker(instruction + "\n" + input_):
-            out.dropped.append({"row": where, "reason": "template_marker", "instruction": instruction[:200]})
-            continue
-        key = (instruction, input_)
-        if key in seen:
-            out.dropped.append({"row": where, "reason": "duplicate", "instruction": instruction[:200]})
-            continue
-        seen.add(key)
-        extra = {"skill": row["skill"]} if isinstance(row.get("skill"), str) else {}
-        out.records.append(new_seed(instruction, input_, response, **extra))
+    ids: set[str] = set()
+    from_conversations = 0
+    try:
+        rows = read_rows(data_path(source, "seeds.jsonl"), fmt, on_bad_line, out.skipped_lines, split)
+        for line, row in rows:
+            out.rows_in += 1
+            if isinstance(row, TooLong):
+                _drop(out, line, None, "too_long", f"column {row.column!r} holds {row.chars} characters")
+                continue
+            rep.see(row, specs[1:])
+            id_, reason, detail = resolve_id(row, specs[3], line, ids) if fm.id else (None, None, "")
+            if reason:
+                _drop(out, line, id_, reason, detail)
+                continue
+            raw, answer = get_path(row, fm.instruction), MISSING
+            if raw is MISSING:
+                raw, answer = _conversation_turns(row, fm)
+                from_conversations += raw is not MISSING
+            if raw is MISSING:
+                rep.missing["instruction"] += 1
+                _drop(out, line, id_, "missing_field", f"no {fm.instruction!r} field (has: {', '.join(map(str, row))[:200]})")
+                continue
+            output = get_path(row, fm.output) if fm.output else MISSING
+            values = {"instruction": raw, "input": get_path(row, fm.input) if fm.input else MISSING,
+                      "output": answer if output is MISSING else output}
+            texts, problems = {}, []
+            for spec in specs[:3]:
+                texts[spec.key], problem = as_text(values[spec.key], spec)
+                problems += [problem] if problem else []
+            if problems:
+                _drop(out, line, id_, "not_text", problems[0])
+                continue
+            instruction, input_ = normalise(texts["instruction"]), normalise(texts["input"])
+            response = normalise(texts["output"]) or None if texts["output"] is not None else None
+            reason = ("empty" if not instruction else "too_long" if len(instruction) + len(input_) > max_chars
+                      else "template_marker" if _has_template_marker(instruction + "\n" + input_)
+                      else "duplicate" if (instruction, input_) in seen else None)
+            if reason:
+                _drop(out, line, id_, reason, instruction)
+                continue
+            seen.add((instruction, input_))
+            extra = {"skill": row["skill"]} if isinstance(row.get("skill"), str) else {}
+            extra |= {"source_id": id_} if id_ is not None else {}
+            out.records.append(new_seed(instruction, input_, response, **extra))
+    except SourceError as e:
+        raise SeedSourceError(str(e)) from None
     out.rows_in += len(out.skipped_lines)
+    check_fields(rep, specs[1:] + ([specs[0]] if not from_conversations else []))
+    if not out.records:
+        raise SeedSourceError(f"no seeds kept from {source} ({_why_none(out)})")
     if n and n < len(out.records):
         rng = random.Random(seed)
         picked = sorted(rng.sample(range(len(out.records)), n))
         chosen = set(picked)
         not_picked = [r for i, r in enumerate(out.records) if i not in chosen]
         out.records = [out.records[i] for i in picked]
-        out.dropped += [{"row": None, "reason": "not_sampled", "instruction": r["instruction"][:200]} for r in not_picked]
+        out.dropped += [{"row": None, "id": r.get("source_id"), "reason": "not_sampled",
+                         "instruction": r["instruction"][:200]} for r in not_picked]
     return out
+
+
+def _why_none(out: SeedLoad) -> str:
+    if out.rows_in == 0:
+        return "the file has no rows: it is empty or blank"
+    s = out.stats()
+    reasons = ", ".join(f"{k}: {v}" for k, v in s["dropped_by_reason"].items())
+    parts = [f"{s['dropped']} dropped: {reasons}" if s["dropped"] else ""]
+    parts += [f"{s['skipped_lines']} unreadable lines skipped"] if s["skipped_lines"] else []
+    return "; ".join(p for p in parts if p)
+
+
+def check_config(values: dict) -> list[str]:
+    """Params pre-flight for the seed section: the mapping is tried on the file itself, so a
+    field no row has, a bad id field or a file that keeps no seed stops the run before any
+    work. Unreadable lines are left to the stage, which reports them by line."""
+    source = values.get("source", BUNDLED)
+    if source != BUNDLED and not Path(source).expanduser().exists():
+        return []  # hub names load in the stage; the params path check reports a missing file
+    fm = FieldMap(values.get("instruction_field", "instruction"), values.get("input_field", "input"),
+                  values.get("output_field", "output"), values.get("conversations_field", "conversations"),
+                  values.get("id_field", ""))
+    try:
+        load_seeds(source, values.get("format", "auto"), fm, on_bad_line="skip", split=values.get("split", "train"),
+                   max_chars=values.get("max_chars", 20000))
+    except (SourceError, FieldError, ValueError) as e:
+        return [f"seed.source: {e}"]
+    return []
