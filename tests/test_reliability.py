@@ -36,6 +36,44 @@ def test_each_fault_becomes_a_recorded_failure(fault, expect):
     assert not c.ok and expect in c.error
 
 
+@pytest.mark.parametrize("fault,expect", [
+    ("retry_soon", "HTTP 429"),  # Retry-After: soon made the date parser raise out of the stage
+    ("int_content", "content of type int"), ("null_message", "without a message"),
+    ("no_choices", "no choices"), ("html", "not JSON"),
+])
+def test_malformed_replies_are_failed_items_not_crashes(fault, expect):
+    with StubServer(faults={1: fault}) as server:
+        backend = OpenAIBackend("m", server.url, max_retries=0, timeout=2.0)
+        out = backend.generate([MSG, MSG, MSG], GenParams())
+    failed = [c for c in out if not c.ok]
+    assert len(failed) == 1 and expect in failed[0].error  # the other items of the batch went on
+
+
+def test_retry_after_that_is_neither_seconds_nor_a_date_uses_backoff():
+    from workbench.llm.openai_backend import retry_after_seconds
+
+    assert retry_after_seconds({"retry-after": "soon"}) is None
+    assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+    assert retry_after_seconds({"retry-after": "3"}) == 3.0
+
+
+def test_request_timeout_is_a_total_deadline_against_a_dripping_server():
+    with StubServer(faults={1: "drip"}, drip_s=0.1) as server:  # ~300 bytes: 30 s if read to the end
+        backend = OpenAIBackend("m", server.url, max_retries=0, timeout=1.0)
+        t0 = time.monotonic()
+        [c] = backend.generate([MSG], GenParams())
+        took = time.monotonic() - t0
+    assert not c.ok and "APITimeoutError" in c.error and took < 3.0
+
+
+def test_an_echoed_key_is_scrubbed_from_the_error(monkeypatch):
+    monkeypatch.setenv("WB_SECRET_KEY", SECRET)
+    with StubServer(faults={1: "echo_key"}) as server:
+        backend = OpenAIBackend("m", server.url, api_key_env="WB_SECRET_KEY", max_retries=0)
+        [c] = backend.generate([MSG], GenParams())
+    assert "HTTP 401" in c.error and SECRET not in c.error and "[API key removed]" in c.error
+
+
 def test_transient_faults_are_retried_to_success():
     with StubServer(faults={1: 429, 2: 500, 3: 503, 4: "timeout"}, timeout_s=1.5) as server:
         backend = OpenAIBackend("m", server.url, max_retries=5, backoff_base=0.01, timeout=0.5)
@@ -66,6 +104,25 @@ def test_openai_run_records_failures_keeps_going_and_leaks_no_key(tmp_path):
     for path in list(run_dir.rglob("*")) + list((tmp_path / "out" / "cache").rglob("*")):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_key_echoed_by_the_server_reaches_no_file(tmp_path):
+    with StubServer(fail_every=3, fail_status="echo_key") as server:
+        r = _openai_run(tmp_path, server, ["--set", "evolve.max_failure_rate=0.9", "--set", "evolve.rounds=1"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert SECRET not in r.stdout + r.stderr
+    run_dir = next((tmp_path / "out" / "runs").iterdir())
+    failed = [x for x in read_jsonl(run_dir / "02_evolve" / "records.jsonl") if x["status"] == "failed"]
+    assert failed and all("[API key removed]" in x["error"] for x in failed)
+    for path in list(run_dir.rglob("*")) + list((tmp_path / "out" / "cache").rglob("*")):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_key_in_api_key_env_is_refused_before_it_reaches_params_yaml(tmp_path):
+    r = cli("run", "params/smoke.yaml", "--set", f"run.api_key_env={SECRET}", "--outputs", str(tmp_path / "out"))
+    assert r.returncode == 2 and "run.api_key_env: looks like an API key" in r.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_too_many_failures_fail_the_stage_with_a_clear_message(tmp_path):
@@ -120,3 +177,47 @@ def test_same_params_give_byte_identical_records_without_cache(tmp_path):
         assert stats["llm"][0]["cache_hits"] == 0  # really generated twice
         outs.append((run_dir / "02_evolve" / "records.jsonl").read_bytes())
     assert outs[0] == outs[1]
+
+
+def _logprobs(positions, finish="stop"):
+    """A stub reply: [(token, p, [(top token, p), ...]), ...] with probabilities given as p."""
+    import math
+
+    as_lp = [(t, math.log(p), [(a, math.log(b)) for a, b in top]) for t, p, top in positions]
+    return lambda body: (as_lp, finish)
+
+
+RATINGS = [str(r) for r in range(1, 11)]
+
+
+@pytest.mark.parametrize("positions,finish,expect", [
+    # a tokeniser that splits "10": "1" then "0" is the rating 10, not 1
+    ([("1", .9, [("1", .9), ("7", .1)]), ("0", .95, [("0", .95), ("<|im_end|>", .05)])], "stop",
+     {"10": .855, "1": .045, "7": .1}),
+    # "1." opens a numbered list: no rating 1
+    ([("1", .8, [("1", .8), ("5", .2)]), (".", .99, [(".", .99), (")", .01)]), (" First", .5, [(" First", .5)])],
+     "length", {"1": 0.0, "5": .2}),
+    # "7" and the end of the reply; an off-path "1" might be the start of "10": not counted
+    ([("7", .7, [("7", .7), ("8", .2), ("1", .1)])], "stop", {"7": .7, "8": .2, "1": 0.0, "10": 0.0}),
+    # "8 out of 10" is the rating 8
+    ([("8", .9, [("8", .9)]), (" out", .6, [(" out", .6), ("/", .3)])], "length", {"8": .9}),
+])
+def test_choice_probs_are_of_the_whole_reply(positions, finish, expect):
+    with StubServer(logprobs=_logprobs(positions, finish)) as server:
+        backend = OpenAIBackend("m", server.url, max_retries=0)
+        [probs] = backend.choice_probs([MSG], RATINGS)
+        assert server.requests[0]["body"]["top_logprobs"] == 20 and server.requests[0]["body"]["max_tokens"] > 1
+    for choice, p in expect.items():
+        assert probs[choice] == pytest.approx(p, abs=1e-6), (choice, probs)
+
+
+def test_a_split_ten_rates_near_ten_through_the_difficulty_judge(tmp_path):
+    from workbench.difficulty import rate
+    from workbench.llm.cache import ResponseCache
+    from workbench.llm.generator import Generator
+
+    positions = [("1", .9, [("1", .9), ("9", .1)]), ("0", .99, [("0", .99)])]
+    with StubServer(logprobs=_logprobs(positions)) as server:
+        gen = Generator(OpenAIBackend("m", server.url, max_retries=0), ResponseCache(tmp_path / "c.sqlite"))
+        [result] = rate([MSG], gen, mode="expected")
+    assert result["rating"] > 9.0  # read as 1.8 when only the first token was seen

@@ -13,6 +13,7 @@ import typer
 from . import params as P
 from . import runner
 from . import sweep as SW
+from .runlock import NotWritable, RunBusy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evol-Instruct Workbench")
 
@@ -29,7 +30,7 @@ def _preflight():
         yield
     except typer.Exit:
         raise
-    except P.ParamsError as e:
+    except (P.ParamsError, NotWritable, RunBusy) as e:
         _fail(str(e))
     except Exception as e:  # unreadable notebook parameters etc.: still before any work
         _fail(f"{type(e).__name__}: {e}")
@@ -40,7 +41,8 @@ def run(
     params_file: Annotated[Path | None, typer.Argument(help="params YAML, e.g. params/default.yaml")] = None,
     stages: Annotated[str | None, typer.Option(help="comma-separated subset, e.g. 02_evolve,03_filter")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override SECTION.KEY=VALUE (repeatable)")] = None,
-    resume: Annotated[Path | None, typer.Option(help="run folder to continue; done stages are skipped")] = None,
+    resume: Annotated[Path | None, typer.Option(help="run folder to continue: the stages it was started for, "
+                                                 "or --stages; done stages are skipped")] = None,
     outputs: Annotated[Path, typer.Option(help="where runs/ and cache/ live")] = Path("outputs"),
 ):
     """Run the pipeline notebooks with Papermill into a new (or resumed) run folder."""
@@ -58,11 +60,23 @@ def run(
                 _fail("give a params file (e.g. params/default.yaml) or --resume RUN_DIR")
             resolved = P.load(params_file, sets)
         selected = runner.select_stages(stages)
+        if resume is None:
+            runner.check_outputs(outputs, resolved)
+        else:
+            # the stages the run was started for, unless --stages names others (then remembered too)
+            selected = the_run.requested_stages if stages is None else selected
+            order = runner.stage_order()
+            wanted = set(selected) | set(the_run.requested_stages)
+            the_run.manifest["requested_stages"] = [s for s in order if s in wanted]
+            runner.check_writable(the_run.dir, "run folder")
+            runner.check_outputs(the_run.dir.parent.parent, the_run.manifest["params"])
     if resume is None:
-        the_run = runner.create_run(resolved, outputs, str(params_file), sets)
+        the_run = runner.create_run(resolved, outputs, str(params_file), sets, selected)
     typer.echo(f"run folder: {the_run.dir}")
     try:
         runner.run_pipeline(the_run, selected, log=typer.echo)
+    except RunBusy as e:
+        _fail(str(e))
     except runner.StageFailed as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
@@ -104,6 +118,8 @@ def export(
     format_: Annotated[str, typer.Option("--format", help="hf | jsonl | alpaca | sharegpt | parquet")],
     out: Annotated[Path, typer.Option(help="folder to write the dataset and its README.md card into")],
     selection: Annotated[bool, typer.Option("--selection", help="export 05_diversity/selection.jsonl instead of the dataset")] = False,
+    allow_incomplete: Annotated[bool, typer.Option("--allow-incomplete", help="export even if a stage failed or "
+                                                   "the dataset is empty; the card says so")] = False,
 ):
     """Export a run's latest dataset (03_filter, else 02_evolve) with a dataset card."""
     from .export import ExportError
@@ -111,9 +127,11 @@ def export(
     from .io import BadLineError
 
     try:
-        summary = export_run(run_dir, format_, out, selection)
+        summary = export_run(run_dir, format_, out, selection, allow_incomplete)
     except (ExportError, BadLineError) as e:
         _fail(str(e))
+    if summary["incomplete"]:
+        typer.echo(f"warning: incomplete export ({'; '.join(summary['incomplete'])}); the card says so", err=True)
     typer.echo(f"{summary['rows_written']} rows from {summary['source']} -> {out / summary['file']} (+ README.md)")
 
 

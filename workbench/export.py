@@ -1,6 +1,7 @@
 """Export a run's dataset for training elsewhere, with a dataset card that says where it came from.
 
     workbench export RUN_DIR --format hf|jsonl|alpaca|sharegpt|parquet --out DIR [--selection]
+                                 [--allow-incomplete]
 
 Rows are the latest dataset the run has: 03_filter/dataset.jsonl, else 02_evolve/dataset.jsonl
 (--selection: 05_diversity/selection.jsonl). Files written into DIR:
@@ -16,6 +17,11 @@ alpaca and sharegpt are training formats: a row without a response would teach a
 so such rows are left out of them and the card counts them. The other formats keep every row.
 A synthetic dataset is only reusable when its teacher models, settings and seed license travel
 with it; the card carries them from the run's manifest.json and stats files.
+
+A stage that failed (02_evolve past max_failure_rate still writes its dataset), one that never
+finished, or an empty dataset is refused unless --allow-incomplete, and then the card says so
+at the top. Everything is written into a temp folder beside DIR and moved in at the end, so a
+failure (a corrupt manifest, a full disk) never leaves a dataset without its card.
 """
 
 from __future__ import annotations
@@ -27,7 +33,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .io import atomic_write_bytes, atomic_write_text, read_jsonl, write_jsonl
+from .io import (
+    atomic_write_bytes,
+    atomic_write_text,
+    current_umask,
+    read_json,
+    read_jsonl,
+    write_jsonl,
+)
 from .records import full_text
 from .stage import DATASETS, first_existing
 
@@ -140,20 +153,73 @@ def write_rows(fmt: str, out: Path, rows: list[dict]) -> tuple[Path, int]:
     return path, len(data)
 
 
-def export(run_dir: Path | str, fmt: str, out: Path | str, selection: bool = False) -> dict:
+def incomplete_reasons(manifest: dict, source: str, rows: list[dict]) -> list[str]:
+    """Why this export would not be the finished dataset: the source stage or one before it
+    failed or never finished, or there are no rows. Empty when all is well."""
+    stages = manifest.get("stages")
+    if not isinstance(stages, dict):
+        return ["manifest.json records no stage status"]
+    source_stage = source.split("/")[0]
+    reasons = []
+    for stage, info in stages.items():
+        if stage > source_stage and stage != "03_filter":  # a failed filter means unfiltered rows here
+            continue
+        status = info.get("status") if isinstance(info, dict) else None
+        error = f": {info['error']}" if isinstance(info, dict) and info.get("error") else ""
+        if status in ("failed", "running") or (stage == source_stage and status != "done"):
+            reasons.append(f"stage {stage} is {status or 'not recorded'}{error}")
+    if not rows:
+        reasons.append(f"{source} has no rows")
+    return reasons
+
+
+def _read_manifest(run_dir: Path) -> dict:
+    manifest = read_json(run_dir / "manifest.json")
+    if not isinstance(manifest, dict):
+        raise ExportError(f"{run_dir / 'manifest.json'}: expected a JSON object, got {type(manifest).__name__}")
+    return manifest
+
+
+def _move_into(tmp: Path, out: Path) -> None:
+    """Every file made in tmp into out, replacing files of the same name."""
+    out.mkdir(parents=True, exist_ok=True)
+    for item in sorted(tmp.iterdir()):
+        target = out / item.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(item, target)
+
+
+def export(run_dir: Path | str, fmt: str, out: Path | str, selection: bool = False,
+           allow_incomplete: bool = False) -> dict:
     """Export one run's dataset as fmt into out, with README.md; returns a summary of what was written."""
     from .card import dataset_card
 
     run_dir, out = Path(run_dir), Path(out)
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})")
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out}: is a file; give a folder (it gets {FILES[fmt]} and README.md)")
     src = source_file(run_dir, selection)
+    source = str(src.relative_to(run_dir))
+    manifest = _read_manifest(run_dir)  # before anything is written: a corrupt one stops here
     rows = read_jsonl(src)
-    out.mkdir(parents=True, exist_ok=True)
-    path, written = write_rows(fmt, out, rows)
-    summary = {"run_dir": str(run_dir), "source": str(src.relative_to(run_dir)), "format": fmt,
-               "file": path.name, "rows_in": len(rows), "rows_written": written,
-               "left_out_no_response": len(rows) - written}
-    atomic_write_text(out / "README.md", dataset_card(run_dir, rows, summary))
+    incomplete = incomplete_reasons(manifest, source, rows)
+    if incomplete and not allow_incomplete:
+        raise ExportError(f"{run_dir}: not exporting an incomplete dataset: {'; '.join(incomplete)}. "
+                          "Finish the run (workbench run --resume), or pass --allow-incomplete to export it "
+                          "anyway; the card will say so")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~current_umask())
+        path, written = write_rows(fmt, tmp, rows)
+        summary = {"run_dir": str(run_dir), "source": source, "format": fmt,
+                   "file": path.name, "rows_in": len(rows), "rows_written": written,
+                   "left_out_no_response": len(rows) - written, "incomplete": incomplete}
+        atomic_write_text(tmp / "README.md", dataset_card(run_dir, rows, summary))
+        _move_into(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return summary
 

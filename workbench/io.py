@@ -2,11 +2,14 @@
 
 Every file the workbench writes goes through `atomic_write_text` (temp file in the same
 folder, fsync, rename), so a reader sees either the old file or the whole new one, never
-a truncated one.
+a truncated one. The file gets the mode a new file from `open(path, "w")` would get
+(0666 less the user's umask): `mkstemp` alone makes every file 0600, which colleagues on a
+shared server cannot read.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -22,11 +25,31 @@ class BadLineError(ValueError):
         super().__init__(f"{path}:{line}: {why}")
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it (os.umask sets it, racing other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def plain_file_mode() -> int:
+    """The mode open(path, "w") gives a new file: 0666 less the umask."""
+    return 0o666 & ~current_umask()
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = plain_file_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -41,8 +64,21 @@ def atomic_write_text(path: Path | str, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: Path | str, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+def write_json(path: Path | str, obj, in_place_when_full: bool = False) -> None:
+    """Atomic; with in_place_when_full, a full disk falls back to rewriting the file in place:
+    the atomic write needs room for a second copy, while truncating the old copy frees its
+    blocks, so a small status file (the manifest) can still say "failed" on a full disk."""
+    data = (json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        if not in_place_when_full or e.errno not in (errno.ENOSPC, errno.EDQUOT) or not Path(path).is_file():
+            raise
+        with open(path, "r+b") as f:
+            f.truncate(0)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def read_json(path: Path | str):

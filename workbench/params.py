@@ -6,7 +6,9 @@
     evolve:   {...}             # keys of notebooks/02_evolve.py's parameters cell
 
 Papermill alone only warns about an unknown parameter; here an unknown section or key, a
-wrong type or an impossible value is a ParamsError naming the file and the key.
+wrong type or an impossible value is a ParamsError naming the file (the included file where
+the value was written) and the key. A key given twice in one mapping is an error too (YAML
+would silently keep the last); an empty file is a warning, as it runs the full default job.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import copy
 import hashlib
 import importlib
 import json
+import math
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -85,26 +89,53 @@ def stage_name(section: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> str:
     return stage_notebooks(notebooks_dir)[section].stem
 
 
-def load_yaml(path: Path, seen: tuple = ()) -> dict:
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load, except that a key given twice in one mapping is an error, not 'last wins'."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(path: Path, seen: tuple = (), origins: dict | None = None) -> dict:
+    """The file's sections merged over its includes'. `origins` gets "section.key" -> the file
+    the value came from, so an error can name the included file rather than the including one."""
     path = path.resolve()
     if path in seen:
         raise ParamsError(f"{path}: include cycle ({' -> '.join(str(p) for p in seen + (path,))})")
     if not path.is_file():
         raise ParamsError(f"{seen[-1] if seen else 'params'}: file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ParamsError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    if data is None:
+        data = {}
+        if not seen:
+            warn(f"{path} is empty: every stage runs with its defaults (the full default job)")
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
     include = data.pop("include", None)
-    if include is None:
-        return data
-    if not isinstance(include, str):
+    if include is not None and not isinstance(include, str):
         raise ParamsError(f"{path}: include: expected a file path")
-    base = load_yaml(path.parent / include, seen + (path,))
+    base = load_yaml(path.parent / include, seen + (path,), origins) if include is not None else {}
+    if origins is not None:
+        for section, values in data.items():
+            origins[section] = str(path)
+            for key in values if isinstance(values, dict) else ():
+                origins[f"{section}.{key}"] = str(path)
     return deep_merge(base, data)
 
 
@@ -146,11 +177,51 @@ def apply_sets(params: dict, sets: list[str]) -> dict:
     return set_values(params, values)
 
 
-def validate(params: dict, source: str = "params", notebooks_dir: Path = NOTEBOOKS_DIR) -> dict:
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+KEY_PREFIXES = ("sk-", "sk_", "hf_", "gsk_", "xai-", "pk-", "AIza", "ghp_", "github_pat_")
+
+
+def check_api_key_env(value: str) -> str | None:
+    """api_key_env must name a variable: a key pasted there would be written to params.yaml."""
+    looks_random = len(value) >= 24 and any(c.isdigit() for c in value) and any(c.islower() for c in value) \
+        and any(c.isupper() for c in value)
+    if not ENV_NAME.match(value) or value.startswith(KEY_PREFIXES) or looks_random:
+        return ("looks like an API key, not the name of an environment variable; put the key in a variable "
+                "(export MY_KEY=...) and set api_key_env: MY_KEY, so the key is never written to disk")
+    return None
+
+
+def check_value(section: str, key: str, value) -> str | None:
+    """Checks on a single value that its parameters-cell type and rule cannot express."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
+    if section == "run" and key == "model" and not str(value).strip():
+        return "empty; use embedded, hf:<path or name> or openai:<model>@<base_url>"
+    if section == "run" and key == "api_key_env" and isinstance(value, str):
+        return check_api_key_env(value)
+    return None
+
+
+def check_formats(evolve: dict) -> list[str]:
+    """complicate_input rewrites an input into one of evolve.formats: none listed would fail
+    every such item after the model calls before it were paid for."""
+    ops, weights = evolve.get("ops") or [], evolve.get("op_weights")
+    if "complicate_input" not in ops or evolve.get("formats", [None]):
+        return []
+    if isinstance(weights, list) and len(weights) == len(ops) and not weights[ops.index("complicate_input")]:
+        return []
+    return ["evolve.formats: empty while evolve.ops has complicate_input; list at least one format, "
+            "or remove complicate_input from evolve.ops"]
+
+
+def validate(params: dict, source: str = "params", notebooks_dir: Path = NOTEBOOKS_DIR,
+             origins: dict | None = None) -> dict:
     """Check every section and key; return params completed with defaults.
 
-    Raises ParamsError naming `source` and the offending key.
+    Raises ParamsError naming the offending key and its file: `origins["section.key"]` where
+    given (see load_yaml), else `source`.
     """
+    origins = origins or {}
     from .llm.registry import check_model_string  # late: keeps params importable without torch
 
     stages = stage_notebooks(notebooks_dir)
@@ -158,26 +229,28 @@ def validate(params: dict, source: str = "params", notebooks_dir: Path = NOTEBOO
     errors = []
     resolved: dict = {}
     for section, values in params.items():
+        where = origins.get(section, source)
         if section not in known:
-            errors.append(f"{source}: unknown section {section!r} (known: {', '.join(known)})")
+            errors.append(f"{where}: unknown section {section!r} (known: {', '.join(known)})")
             continue
         if values is None:
             values = {}
         if not isinstance(values, dict):
-            errors.append(f"{source}: {section}: expected a mapping of keys")
+            errors.append(f"{where}: {section}: expected a mapping of keys")
             continue
         for key, value in values.items():
+            where = origins.get(f"{section}.{key}", source)
             spec = known[section].get(key)
             if spec is None or key == "run_dir":
-                errors.append(f"{source}: unknown key {section}.{key} (known: {', '.join(k for k in known[section] if k != 'run_dir')})")
+                errors.append(f"{where}: unknown key {section}.{key} (known: {', '.join(k for k in known[section] if k != 'run_dir')})")
                 continue
-            why = spec.check(value)
+            why = spec.check(value) or check_value(section, key, value)
             if why is None and (key == "model" or key.endswith("_model")) and key not in NOT_LLM_KEYS and value:
                 why = check_model_string(value)
             if why is None and key in PATH_KEYS and isinstance(value, str):
                 why = check_path(section, key, value)
             if why:
-                errors.append(f"{source}: {section}.{key}: {why}")
+                errors.append(f"{where}: {section}.{key}: {why}")
     if errors:
         raise ParamsError("\n".join(errors))
     for section, spec in known.items():
@@ -186,6 +259,7 @@ def validate(params: dict, source: str = "params", notebooks_dir: Path = NOTEBOO
         if section in SECTION_CHECKS:
             module, func = SECTION_CHECKS[section]
             errors += [f"{source}: {e}" for e in getattr(importlib.import_module(module), func)(resolved[section])]
+    errors += [f"{source}: {e}" for e in check_formats(resolved.get("evolve") or {})]
     if errors:
         raise ParamsError("\n".join(errors))
     return resolved
@@ -194,8 +268,11 @@ def validate(params: dict, source: str = "params", notebooks_dir: Path = NOTEBOO
 def load(path: Path | str, sets: list[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict:
     """Read, merge includes, apply --set overrides, validate: the resolved params of a run."""
     path = Path(path)
-    raw = apply_sets(load_yaml(path), sets or [])
-    return validate(raw, str(path), notebooks_dir)
+    origins: dict = {}
+    raw = load_yaml(path, origins=origins)
+    origins.update({item.partition("=")[0].strip(): f"--set {item}" for item in sets or []})
+    raw = apply_sets(raw, sets or [])
+    return validate(raw, str(path), notebooks_dir, origins)
 
 
 def params_hash(resolved: dict) -> str:

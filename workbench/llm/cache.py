@@ -3,6 +3,8 @@
 Key = sha256 of (model id, full messages, decoding params, sample index). Each batch is
 committed in its own transaction, so a kill loses at most the batch in flight and never
 leaves a half-written row (sqlite's journal rolls an interrupted transaction back).
+A cache that cannot take writes (a read-only file or folder) is refused when it is opened,
+not after the first batch of model calls has been paid for.
 """
 
 from __future__ import annotations
@@ -22,23 +24,36 @@ def cache_key(model_id: str, messages: Messages, gen: GenParams, sample_index: i
     payload = {"model": model_id, "messages": messages, "gen": gen.as_dict(), "sample": sample_index}
     if kind:
         payload["kind"] = kind
+    if kind.startswith("choices:"):
+        # what the probabilities mean changed (the whole reply, not its first token): old rows unused
+        payload["probs"] = "whole-reply"
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class CacheNotWritable(RuntimeError):
+    pass
 
 
 class ResponseCache:
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, text TEXT,"
-            " prompt_tokens INTEGER, completion_tokens INTEGER, created REAL)"
-        )
-        self._db.commit()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, text TEXT,"
+                " prompt_tokens INTEGER, completion_tokens INTEGER, created REAL)"
+            )
+            self._db.commit()
+            self._db.execute("BEGIN IMMEDIATE")  # takes the write lock: fails at once on a read-only cache
+            self._db.rollback()
+        except (OSError, sqlite3.Error) as e:
+            raise CacheNotWritable(f"response cache {self.path} cannot be written ({e}); fix its permissions, "
+                                   "or set run.cache=false to run without it") from None
 
     def get_many(self, keys: list[str]) -> dict[str, Completion]:
         found: dict[str, Completion] = {}

@@ -3,33 +3,49 @@
 Bounded concurrency, and our own retry loop (the client's is switched off) so the policy
 is visible and testable: 429, 5xx, timeouts and refused connections are retried with
 exponential backoff, honouring Retry-After; other errors fail the item at once. An item
-that still fails comes back as Completion(text=None, error=...) so the stage can record it
-and go on. The API key is read from the environment and never stored or logged.
+that still fails, or whose reply is not the shape the protocol promises (no choices, a
+null message, non-text content, a body that is not JSON), comes back as
+Completion(text=None, error=...) so the stage records it and goes on: a server never
+crashes a stage.
+
+`request_timeout` is a total deadline per request: httpx's timeouts are per socket read,
+so a server dripping one byte a second would never time out. Every socket read and write
+gets only the time left before the request's deadline (see `deadline.py`).
+
+The API key is read from the environment and never stored: its value is scrubbed from
+every error and reply text before they leave this module (servers echo keys in errors).
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .base import Completion, GenParams, Messages
+from .deadline import deadline_client, request_deadline
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+KEY_REMOVED = "[API key removed]"
 
 
 def retry_after_seconds(headers) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), None if absent."""
+    """Seconds from a Retry-After header (delta-seconds or HTTP date); None if absent or unreadable."""
     value = headers.get("retry-after") if headers is not None else None
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:  # an HTTP date; "soon" and other junk raise here, and then we use our own backoff
         parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 class OpenAIBackend:
@@ -44,40 +60,58 @@ class OpenAIBackend:
         self.max_concurrency = max_concurrency
         self.chunk_size = max_concurrency * 4
         self.max_retries = max_retries
+        self.timeout = timeout
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
         # local servers accept any key; hosted ones need the env var set
-        key = os.environ.get(api_key_env) or "not-set"
-        self.client = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=timeout)
+        key = os.environ.get(api_key_env) or ""
+        self._secret = key if len(key) >= 4 else None
+        self.client = openai.OpenAI(base_url=base_url, api_key=key or "not-set", max_retries=0, timeout=timeout,
+                                    http_client=deadline_client(timeout, max_concurrency))
         self.retries = 0  # total retries made, for stats and tests
+
+    def scrub(self, text: str | None) -> str | None:
+        """text with the API key's value replaced: nothing we return may carry it to disk."""
+        if text is None or not self._secret:
+            return text
+        return text.replace(self._secret, KEY_REMOVED)
 
     def generate(self, prompts: list[Messages], gen: GenParams) -> list[Completion]:
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            return list(pool.map(lambda m: self._one(m, gen), prompts))
+            return list(pool.map(lambda m: self._guarded(self._one, m, gen), prompts))
 
     def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float] | None]:
-        """First-token probabilities from the server's top logprobs; None where it has none
-        (the caller then parses generated text). A choice the tokenizer splits (e.g. "10")
-        is only seen through its first token. Retried like generation."""
+        """P(the whole reply is c) per choice, from the server's top logprobs; None where it has
+        none (the caller then parses generated text). Retried like generation.
+
+        A few tokens are generated greedily, so the distribution of the token after the first
+        one is seen too: "1" then "0" is the rating 10, "1" then "." opens a numbered list and
+        is no rating at all. See `whole_reply_probs` for what is counted."""
         def one(messages):
-            r, _ = self._create(messages=messages, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=20)
-            return _first_token_probs(r, choices) if r is not None else None
+            r, _ = self._create(messages=messages, max_tokens=4, temperature=0.0, logprobs=True, top_logprobs=20)
+            return whole_reply_probs(r, choices) if r is not None else None
 
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            return list(pool.map(one, prompts))
+            return list(pool.map(lambda m: self._guarded(one, m, None), prompts))
+
+    def _guarded(self, func, messages, arg):
+        """func(messages, arg), with any surprise turned into a failed item instead of a crash."""
+        try:
+            return func(messages) if arg is None else func(messages, arg)
+        except Exception as e:
+            error = self.scrub(f"unexpected reply: {type(e).__name__}: {_short(str(e))}")
+            return None if arg is None else Completion(None, error=error)
 
     def _one(self, messages: Messages, gen: GenParams) -> Completion:
         r, error = self._create(messages=messages, max_tokens=gen.max_new_tokens, temperature=gen.temperature,
                                 top_p=gen.top_p, seed=gen.seed)
         if r is None:
             return Completion(None, error=error)
-        if not getattr(r, "choices", None):
-            return Completion(None, error="server returned no choices")
-        text = r.choices[0].message.content
-        if text is None:
-            return Completion(None, error="server returned a choice without content")
+        text, why = reply_text(r)
+        if why:
+            return Completion(None, error=why)
         usage = getattr(r, "usage", None)
-        return Completion(text.strip(), prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                          completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
+        return Completion(self.scrub(text.strip()), prompt_tokens=_count(getattr(usage, "prompt_tokens", 0)),
+                          completion_tokens=_count(getattr(usage, "completion_tokens", 0)))
 
     def _create(self, **request):
         """One chat-completions request with the retry policy: -> (response, None) or (None, error)."""
@@ -86,41 +120,119 @@ class OpenAIBackend:
         for attempt in range(self.max_retries + 1):
             wait = None
             try:
-                return self.client.chat.completions.create(model=self.model, **request), None
+                with request_deadline(self.timeout):
+                    return self.client.chat.completions.create(model=self.model, **request), None
             except openai.APIStatusError as e:
-                # str(e) carries status and body, never the request headers (the key)
+                # the body may echo the key: scrubbed below, with every other message
                 last = f"HTTP {e.status_code}: {_short(e.message)}"
                 if e.status_code not in RETRY_STATUS:
-                    return None, last
+                    return None, self.scrub(last)
                 wait = retry_after_seconds(e.response.headers)
             except (openai.APITimeoutError, openai.APIConnectionError) as e:
                 last = f"{type(e).__name__}: {_short(str(e))}"
             except Exception as e:  # malformed JSON and other protocol breakage: not retryable
-                return None, f"{type(e).__name__}: {_short(str(e))}"
+                return None, self.scrub(f"{type(e).__name__}: {_short(str(e))}")
             if attempt == self.max_retries:
                 break
             if wait is None:
                 wait = min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
             self.retries += 1
             time.sleep(min(wait, self.backoff_max))
-        return None, f"gave up after {self.max_retries + 1} attempts: {last}"
+        return None, self.scrub(f"gave up after {self.max_retries + 1} attempts: {last}")
 
 
-def _first_token_probs(response, choices: list[str]) -> dict[str, float] | None:
-    import math
+def reply_text(response) -> tuple[str | None, str | None]:
+    """(text, None) from a chat completion, or (None, why) when the reply is not the promised shape."""
+    if isinstance(response, str | bytes):  # e.g. a proxy's HTML error page sent with status 200
+        return None, f"server reply is not JSON: {_short(response, 80)}"
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        return None, f"server returned no choices ({_shape(response)})"
+    message = getattr(choices[0], "message", None)
+    if message is None:
+        return None, "server returned a choice without a message"
+    text = getattr(message, "content", None)
+    if text is None:
+        return None, "server returned a choice without content"
+    if not isinstance(text, str):
+        return None, f"server returned content of type {type(text).__name__}, not text"
+    return text, None
 
+
+def _positions(response) -> tuple[list[tuple[str, float, dict[str, float]]], bool] | None:
+    """[(chosen token, its probability, {top token: probability})] per generated token, and
+    whether the reply ended by itself after them; None when the server sent no logprobs."""
+    choice = response.choices[0]
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    positions = []
+    for pos in content:
+        top = {t.token: math.exp(t.logprob) for t in (pos.top_logprobs or [])}
+        positions.append((pos.token, math.exp(pos.logprob), top))
+    return positions, getattr(choice, "finish_reason", None) == "stop"
+
+
+def _continues(text: str, token: str) -> bool:
+    """Does `token` carry on the word or number `text`? "1"+"0" -> 10, "A"+"nswer", "1"+"." -> a list."""
+    if not token:
+        return False  # an empty or end-of-reply token ends it
+    first = token[0]
+    return first.isalnum() or first == "_" or (text[-1:].isdigit() and first in ".)")
+
+
+def _stop_prob(positions, k: int, finished: bool, text: str) -> float | None:
+    """P(the reply stops after `text`, read from position k); None where that was not seen."""
+    if k < len(positions):
+        carry_on = sum(p for t, p in positions[k][2].items() if _continues(text, t))
+        return max(0.0, 1.0 - carry_on)
+    return 1.0 if finished else None
+
+
+def whole_reply_probs(response, choices: list[str]) -> dict[str, float] | None:
+    """P(the reply is exactly c), walking the greedy tokens.
+
+    A choice reached on the greedy path counts with the probability that the reply stops
+    right after it (end of reply or a token that is not a letter or digit; "." and ")"
+    after a digit carry on a numbered list). A choice off the greedy path counts in full,
+    unless a longer choice starts with it ("1" may be the start of "10"): then it is not
+    counted, and the lower total mass says so. None when the reply has no logprobs.
+    """
     try:
-        top = response.choices[0].logprobs.content[0].top_logprobs
-    except (AttributeError, IndexError, TypeError):
+        seen = _positions(response)
+    except (AttributeError, IndexError, TypeError, ValueError):
         return None
-    if not top:
+    if seen is None:
         return None
+    positions, finished = seen
     probs = dict.fromkeys(choices, 0.0)
-    for t in top:
-        token = t.token.strip()
-        if token in probs:
-            probs[token] += math.exp(t.logprob)
+    prefix, p_prefix = "", 1.0
+    for k, (chosen, p_chosen, top) in enumerate(positions):
+        for token, p in top.items():
+            text = (prefix + token).strip()
+            if text not in probs:
+                continue
+            if token == chosen:
+                stop = _stop_prob(positions, k + 1, finished, text)
+            elif any(c != text and c.startswith(text) for c in choices):
+                stop = None
+            else:
+                stop = 1.0
+            if stop is not None:
+                probs[text] += p_prefix * p * stop
+        prefix, p_prefix = prefix + chosen, p_prefix * p_chosen
+        head = prefix.strip()
+        if not any(c != head and c.startswith(head) for c in choices):
+            break
     return probs
+
+
+def _count(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _shape(obj) -> str:
+    return "an empty reply" if obj is None else f"a {type(obj).__name__}"
 
 
 def _short(text: str, n: int = 300) -> str:

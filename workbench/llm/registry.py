@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from .base import BackendError
 from .cache import ResponseCache
@@ -41,6 +44,41 @@ def check_model_string(model: str) -> str | None:
         return str(e)
     if kind == "hf" and name.startswith(("/", "./", "../", "~")) and not Path(name).expanduser().exists():
         return f"model folder not found: {name}"
+    if kind == "hf" and not Path(name).expanduser().exists():
+        return check_hub_model(name)
+    return None
+
+
+def check_hub_model(name: str) -> str | None:
+    """A hub name (org/name) works only from the local HF cache or with the hub reachable: say
+    so before any work, not when its stage starts after an hour of evolution."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None  # transformers is missing: the stage says what to install
+    try:
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return None
+    except ValueError:  # not a valid repo id either
+        return f"hf:{name}: not a local model folder and not a hub name (org/name)"
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        why = "HF_HUB_OFFLINE is set"
+    else:
+        why = _hub_unreachable()
+    if why is None:
+        return None
+    return (f"hf:{name}: not a local model folder, not in the local Hugging Face cache, and the hub cannot be "
+            f"used ({why}); download the model where a network exists and pass hf:/path/to/folder")
+
+
+def _hub_unreachable(seconds: float = 3.0) -> str | None:
+    """Why the hub's host cannot be reached (one TCP connect), or None when it can."""
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=seconds).close()
+    except OSError as e:
+        return f"{url.hostname}:{port} unreachable: {e.strerror or e}"
     return None
 
 
