@@ -42,11 +42,13 @@ answer_seeds = True  # answer seeds that came without a response
 rule_no_information_gain = True  # eliminate when the judge finds parent and evolution Equal
 rule_sorry_short_response = True  # eliminate answers with "sorry" and fewer than sorry_max_words words
 rule_degenerate_response = True  # eliminate answers made only of punctuation and stop words
-rule_prompt_leak = True  # eliminate instructions containing the templates' marker words
+rule_prompt_leak = True  # eliminate evolutions holding template phrases (section labels, rule wording) their parent did not
 rule_empty = True  # eliminate empty instructions or answers
 rule_unchanged = True  # eliminate instructions identical to their parent
 rule_too_long = True  # eliminate instructions longer than max_instruction_chars
+rule_input_lost = True  # eliminate complicate_input evolutions that dropped the parent's input
 judge_unparsable = "keep"  # what to do when the judge's verdict cannot be read {keep|eliminate}
+judge_min_mass = 0.5  # decide Equal / Not Equal from token probabilities when the two whole replies hold this much, else parse the text [0..1]
 sorry_max_words = 80  # the sorry rule applies below this many words [>0]
 max_instruction_chars = 2000  # longer evolved instructions are eliminated [>0]
 max_failure_rate = 0.2  # fail the stage when more than this share of model calls failed [0..1]
@@ -76,8 +78,8 @@ cfg = EV.EvolveConfig(
     answer_seeds=answer_seeds,
     rules={"no_information_gain": rule_no_information_gain, "sorry_short_response": rule_sorry_short_response,
            "degenerate_response": rule_degenerate_response, "prompt_leak": rule_prompt_leak,
-           "empty": rule_empty, "unchanged": rule_unchanged, "too_long": rule_too_long},
-    judge_unparsable=judge_unparsable, sorry_max_words=sorry_max_words,
+           "empty": rule_empty, "unchanged": rule_unchanged, "too_long": rule_too_long, "input_lost": rule_input_lost},
+    judge_unparsable=judge_unparsable, judge_min_mass=judge_min_mass, sorry_max_words=sorry_max_words,
     max_instruction_chars=max_instruction_chars,
 )
 print(f"{len(seeds)} seeds, {rounds} rounds, evolver {evolver.model_id}")
@@ -94,7 +96,8 @@ write_jsonl(st.path("records.jsonl"), result.records)
 write_jsonl(st.path("dataset.jsonl"), data)
 stats = dict(result.stats, dataset=len(data))
 st.write_stats(stats)
-{k: stats[k] for k in ("seeds", "attempts", "status", "kept_rate", "reasons", "dataset")}
+print(EV.unchecked_banner(stats))
+{k: stats[k] for k in ("seeds", "attempts", "status", "kept_rate", "reasons", "judge_verdict_sources", "dataset")}
 
 # %% [markdown]
 # ## What the elimination step threw out
@@ -115,8 +118,4 @@ if len(evolved):
     display(evolved[["round", "op", "status", "reasons", "instruction"]].head(20))  # noqa: F821
 
 # %%
-tried = stats["attempts"] + stats["seeds"]
-failed = stats["backend_failures"] + sum(1 for r in result.records if r["round"] == 0 and r["status"] == "failed")
-if tried and failed / tried > max_failure_rate:
-    raise RuntimeError(f"{failed} of {tried} items failed at the model backend (more than max_failure_rate={max_failure_rate}); "
-                       "records.jsonl keeps every attempt; check the backend and resume")
+EV.check_failure_rate(result.records, max_failure_rate)

@@ -26,20 +26,23 @@
 run_dir = ""  # run folder (set by the runner; empty means the latest run)
 judge_model = ""  # difficulty judge; empty means run.model
 judge_mode = "auto"  # expected rating from token probabilities, parsed integer, or auto (expected where available) {auto|expected|parsed}
-min_mass = 0.05  # below this total probability on the ratings 1..10 the judge score is null [0..1]
+min_mass = 0.1  # below this probability that the whole reply is a rating 1..10, the judge score is null [0..1]
 ifd = True  # compute IFD with a local model
 ifd_model = ""  # local model for IFD (embedded or hf:...); empty means run.model
 ifd_max_length = 1024  # token cap on instruction plus answer for IFD [>0]
 validate = True  # report Spearman against a labelled set
 labelled_set = "bundled"  # labelled set: "bundled" (the eval set's difficulty labels) or a .jsonl path
-label_field = "difficulty"  # field holding the human difficulty label
+label_field = "difficulty"  # labelled-set field holding the human difficulty label (a number; dotted path allowed)
+labelled_instruction_field = "instruction"  # labelled-set field holding the instruction (dotted path allowed)
+labelled_input_field = "input"  # labelled-set field holding the optional input; "" for none
+labelled_skill_field = "skill"  # labelled-set field holding the skill; "" for none
+labelled_id_field = "id"  # labelled-set field holding the file's own id; without it, rows are known by line number
 validation_limit = 0  # score this many labelled items, spread over the labels; 0 means all [min 0]
 
 # %%
-from workbench import difficulty as D
-from workbench import plots
-from workbench.data import data_path
-from workbench.io import read_jsonl, write_jsonl
+from workbench import difficulty_stage as DS
+from workbench import eval_sets, plots
+from workbench.io import write_jsonl
 from workbench.llm.registry import load_backend, parse_model_string
 from workbench.stage import open_stage
 
@@ -50,65 +53,45 @@ ifd_name = ifd_model or st.run["model"]
 if ifd and parse_model_string(ifd_name)[0] == "openai":
     raise ValueError(f"difficulty.ifd_model must be a local model (embedded or hf:...), got {ifd_name!r}")
 judge = st.generator(judge_model)
+if validate:
+    labelled, labelled_report = eval_sets.load_labelled(labelled_set, instruction_field=labelled_instruction_field, input_field=labelled_input_field, label_field=label_field, skill_field=labelled_skill_field, id_field=labelled_id_field)
+    labelled = st.capped(labelled, by="difficulty", limit=validation_limit)  # spread over the label range
 print(f"scoring {len(rows)} rows from {source} with judge {judge.model_id}")
+
+# %% [markdown]
+# ## Validate the judge against human labels
+# Spearman of the judge's score against the labels, with a bootstrap 95 % interval, beside
+# the same statistic for plain word count on the same items. The judge is **validated** only
+# when its whole interval lies above the word-count baseline; every figure below says so when
+# it is not. Per-item scores are in `validation.jsonl`.
+
+# %%
+report = DS.validate_judge(labelled, judge, judge_mode, min_mass, st.path("validation.jsonl"), st.run["seed"]) if validate else None
+report
 
 # %% [markdown]
 # ## Score the dataset
 
 # %%
-judged = D.judge_difficulty(rows, judge, mode=judge_mode, min_mass=min_mass)
-ifds = D.ifd_scores(rows, load_backend(ifd_name, st.run), ifd_max_length) if ifd else [
-    {"ifd": None, "ifd_reason": "disabled"} for _ in rows]
-for r, j, f in zip(rows, judged, ifds):
-    r["scores"] = dict(r.get("scores") or {}, **j, **f)
-    r["features"] = D.cheap_features(r)
+DS.score_rows(rows, judge, load_backend(ifd_name, st.run) if ifd else None, judge_mode, min_mass, ifd_max_length)
 write_jsonl(st.path("records.jsonl"), rows)
-
-# %% [markdown]
-# ## Validation against human labels
-
-# %%
-report = None
-if validate:
-    labelled = [r for r in read_jsonl(data_path(labelled_set, "eval.jsonl")) if r.get(label_field) is not None]
-    labelled = st.capped(labelled, by=label_field, limit=validation_limit)  # spread over the label range
-    lj = D.judge_difficulty(labelled, judge, mode=judge_mode, min_mass=min_mass)
-    feats = [D.cheap_features(r) for r in labelled]
-    scores = {"judge": [x["difficulty"] for x in lj]}
-    scores |= {f"feature_{k}": [f[k] for f in feats] for k in feats[0]} if feats else {}
-    report = D.validate(labelled, [r[label_field] for r in labelled], scores)
-    for name, res in report.items():
-        print(f"spearman {name:>24}: rho={res['rho']}  n={res['n']}")
-
-# %%
-difficulty = D.summarise(rows, "difficulty")
-stats = {
-    "source": source, "rows": len(rows),
-    "difficulty": difficulty,
-    "ifd": D.summarise(rows, "ifd"),
-    "validation": report,
-    "mean_difficulty_by_round": {k: v["mean"] for k, v in difficulty["by_round"].items()},
-}
+stats = DS.stage_stats(rows, source, report, st.run["seed"])
 st.write_stats(stats)
-{k: stats[k] for k in ("rows", "mean_difficulty_by_round")}
+verdict = stats["judge_verdict"]
+{k: stats[k] for k in ("rows", "judge_verdict", "mean_difficulty_by_round", "claim")}
 
 # %% [markdown]
 # ## Does difficulty rise round by round?
+# Shares per round (rounds differ in size), then means with 95 % intervals. The claim above
+# is `undetermined` whenever the judge is not validated: its numbers are shown, not trusted.
 
 # %%
-by_round = {f"round {k}": [r["scores"]["difficulty"] for r in rows if r["round"] == int(k)] for k in stats["difficulty"]["by_round"]}
-fig = plots.histogram_by_group(by_round, [x + 0.5 for x in range(0, 11)], "Judge difficulty per round", "difficulty (1-10)")
+fig = plots.share_histogram_by_round(rows, "difficulty", DS.figure_title("Judge difficulty per round", verdict))
 plots.save(fig, st.figures_dir() / "difficulty_hist_by_round.html")
 fig.show()
-fig = plots.mean_with_ci(stats["difficulty"]["by_round"], "Mean judge difficulty per round (95% CI)", "round", "difficulty")
+fig = plots.mean_with_ci(stats["difficulty"]["by_round"], DS.figure_title("Mean judge difficulty per round (95% CI)", verdict), "round", "difficulty")
 plots.save(fig, st.figures_dir() / "difficulty_mean_by_round.html")
 fig.show()
-by_op = {op: [r["scores"]["difficulty"] for r in rows if (r["op"] or "seed") == op] for op in stats["difficulty"]["by_op"]}
-fig = plots.box_by_group(by_op, "Judge difficulty per operation", "difficulty")
+fig = plots.mean_with_ci(stats["difficulty"]["by_op"], DS.figure_title("Mean judge difficulty per operation (95% CI)", verdict), "operation", "difficulty", lines=False)
 plots.save(fig, st.figures_dir() / "difficulty_by_op.html")
-fig.show()
-seeds_vs = {"seeds": [r["scores"]["difficulty"] for r in rows if r["round"] == 0],
-            "evolved": [r["scores"]["difficulty"] for r in rows if r["round"] > 0]}
-fig = plots.mean_with_ci({k: D.mean_ci(v) for k, v in seeds_vs.items()}, "Seeds vs evolved", "", "difficulty")
-plots.save(fig, st.figures_dir() / "difficulty_seeds_vs_evolved.html")
 fig.show()

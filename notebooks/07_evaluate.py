@@ -23,17 +23,20 @@
 
 # %% tags=["parameters"]
 run_dir = ""  # run folder (set by the runner; empty means the latest run)
-eval_set = "bundled"  # "bundled" (written for this project) or a .jsonl path
-instruction_field = "instruction"  # eval field holding the instruction
-input_field = "input"  # eval field holding an optional input
-skill_field = "skill"  # eval field holding the skill label
-difficulty_field = "difficulty"  # eval field holding the 1-10 difficulty label
-checks_field = "checks"  # eval field holding verifiable checks
+eval_set = "bundled"  # "bundled" (written for this project), a .jsonl/.json/.csv file or a saved datasets folder
+instruction_field = "instruction"  # eval field holding the instruction (dotted path allowed; IFEval: prompt)
+input_field = "input"  # eval field holding an optional input; "" for none
+skill_field = "skill"  # eval field holding the skill label; "" for none
+difficulty_field = "difficulty"  # eval field holding the 1-10 difficulty label; "" for none
+checks_field = "checks"  # eval field holding verifiable checks in the workbench's format
+id_field = "id"  # eval field holding the file's own id (IFEval: key); without it, items are known by line number
+checks_format = "auto"  # checks as the workbench writes them, IFEval's instruction_id_list + kwargs, or auto per row {auto|workbench|ifeval}
 n = 0  # evaluate n items, taken in turn from each difficulty bucket; 0 means all [min 0]
 candidates = ["seeds", "evolved"]  # tuned variants from 06_finetune, "base", or model strings
 pairs = [["evolved", "seeds"]]  # pairwise comparisons, first against second
 judge_model = ""  # judge for pairwise and single scores; empty means run.model
 judge_mode = "auto"  # verdicts from token probabilities where available, or parsed text {auto|probs|parsed}
+min_mass = 0.5  # a verdict or rating needs at least this probability on its whole replies, else it is undetermined [0..1]
 answer_max_new_tokens = 256  # cap on each candidate's answer [>0]
 single_scoring = True  # also score each answer alone on 1-10
 verifiable = True  # run the verifiable instruction checks on items that declare them
@@ -42,19 +45,14 @@ verifiable = True  # run the verifiable instruction checks on items that declare
 import random
 
 from workbench import checks as CK
-from workbench import difficulty as D
+from workbench import eval_sets, plots
 from workbench import evaluate as EV
-from workbench import plots
-from workbench.data import data_path
-from workbench.io import read_jsonl, write_json, write_jsonl
-from workbench.llm import GenParams
-from workbench.records import full_text
+from workbench import evaluate_stage as ES
+from workbench.io import write_json, write_jsonl
 from workbench.stage import open_stage
 
 st = open_stage(run_dir, "07_evaluate")
-items = [{"id": r.get("id", str(i)), "instruction": r[instruction_field], "input": r.get(input_field) or "",
-          "skill": r.get(skill_field), "difficulty": r.get(difficulty_field), "checks": r.get(checks_field) or []}
-         for i, r in enumerate(read_jsonl(data_path(eval_set, "eval.jsonl")))]
+items, items_report = eval_sets.load_eval_items(eval_set, instruction_field=instruction_field, input_field=input_field, skill_field=skill_field, difficulty_field=difficulty_field, checks_field=checks_field, id_field=id_field, checks_format=checks_format, read_checks=verifiable)
 if verifiable:
     CK.validate_specs([it for it in items if it["checks"]])
 # a subset keeps every difficulty bucket (the paper's high-difficulty analysis needs hard items),
@@ -63,98 +61,45 @@ random.Random(st.run["seed"]).shuffle(items)
 for it in items:
     it["bucket"] = EV.bucket(it["difficulty"])
 items = st.capped(items, by="bucket", limit=n)
-tuned = st.params.get("finetune", {}).get("variants", [])
-base = st.params.get("finetune", {}).get("base_model") or st.run["model"]
-
-
-def resolve(candidate: str) -> str:
-    """Variant name -> its saved model; "base" -> the base model; anything else is a model string."""
-    if candidate == "base":
-        return base
-    if candidate in tuned:
-        return "hf:" + str(st.input_path("06_finetune", f"model/{candidate}/config.json").parent)
-    return candidate
-
-
-models = {c: resolve(c) for c in candidates}
+models = ES.resolve_candidates(st, candidates)
 models
 
 # %% [markdown]
 # ## Answers from every candidate (cached like every model call)
+# A failed call is recorded as an error with its reason; it is never judged as an empty answer.
 
 # %%
-gen = GenParams(max_new_tokens=answer_max_new_tokens)
-answers = {}
-for cand, model in models.items():
-    g = st.generator(model)
-    outs = g.generate([[{"role": "user", "content": full_text(it)}] for it in items], gen)
-    answers[cand] = [c.text if c.ok else "" for c in outs]
+answers, answer_errors = ES.answer_all(st, items, models, answer_max_new_tokens)
 judge = st.generator(judge_model)
+{cand: len(errs) for cand, errs in answer_errors.items()}
 
 # %% [markdown]
-# ## Pairwise, both orders
+# ## Pairwise in both orders, single scores, verifiable checks
+# Per item: **win / loss** when both orders agree, **tie** when both say tie, **undetermined**
+# when they disagree or a verdict is unreadable, **error** when a call failed. The headline
+# win rate (with a Wilson 95 % interval and a sign test) is replaced by `undetermined` when
+# the judge is uninformative: order consistency below 0.5, or most items undetermined.
 
 # %%
-results = {"items": len(items), "judge": judge.model_id, "models": models, "pairs": {}, "single": {}, "verifiable": {}}
-samples = [dict(it, answers={c: answers[c][i] for c in answers}) for i, it in enumerate(items)]
-for first, second in pairs:
-    verdicts = EV.judge_pairs(items, answers[first], answers[second], judge, judge_mode)
-    name = f"{first}_vs_{second}"
-    results["pairs"][name] = EV.aggregate(items, [v["outcome"] for v in verdicts], [v["disagree"] for v in verdicts])
-    results["pairs"][name]["unreadable_verdicts"] = sum((v["order_1"] is None) + (v["order_2"] is None) for v in verdicts)
-    for s, v in zip(samples, verdicts):
-        s.setdefault("pairwise", {})[name] = v
-    o = results["pairs"][name]["overall"]
-    print(f"{name}: win {o['win']} tie {o['tie']} loss {o['loss']} score {o['score']} "
-          f"order disagreement {results['pairs'][name]['order_disagreement']}")
-
-# %% [markdown]
-# ## Single-answer scores and verifiable checks
-
-# %%
-for cand in candidates:
-    if single_scoring:
-        prompts = [EV.single_prompt(it, a) for it, a in zip(items, answers[cand])]
-        rated = D.rate(prompts, judge, {"probs": "expected"}.get(judge_mode, judge_mode))
-        scores = [r["rating"] for r in rated]
-        results["single"][cand] = {"overall": D.mean_ci(scores),
-                                   "by_bucket": {b: D.mean_ci([s for s, it in zip(scores, items) if EV.bucket(it["difficulty"]) == b])
-                                                 for b in ("easy", "medium", "hard")}}
-        for s, x in zip(samples, scores):
-            s.setdefault("single", {})[cand] = x
-    if verifiable:
-        checked = [(i, CK.evaluate_item(answers[cand][i], it["checks"])) for i, it in enumerate(items) if it["checks"]]
-        results["verifiable"][cand] = CK.accuracy([r for _, r in checked]) if checked else None
-        for i, r in checked:
-            samples[i].setdefault("verifiable", {})[cand] = r
+results, samples = ES.evaluate(st, items, answers, pairs, judge, judge_mode, min_mass, single_scoring, verifiable)
+results |= {"models": models, "answer_errors": {c: {str(i): e for i, e in errs.items()} for c, errs in answer_errors.items()}}
 write_json(st.path("results.json"), results)
 write_jsonl(st.path("samples.jsonl"), samples)
-st.write_stats({k: results[k] for k in ("items", "judge", "pairs", "single", "verifiable")})
-results["verifiable"]
+st.write_stats({k: results[k] for k in ("items", "judge", "pairs", "single", "verifiable", "claims")})
+results["claims"]
 
 # %% [markdown]
 # ## Figures
+# Outcome shares per difficulty bucket and skill: a comparison marked undetermined says so
+# in its title. Look for whether wins grow from easy to hard items.
 
 # %%
-import plotly.graph_objects as go
-
 for name, res in results["pairs"].items():
-    for key, title in (("by_bucket", "difficulty bucket"), ("by_skill", "skill")):
-        groups = res[key]
-        fig = go.Figure()
-        for outcome in ("win", "tie", "loss"):
-            fig.add_bar(name=outcome, x=list(groups), y=[g[outcome] for g in groups.values()])
-        fig.update_layout(barmode="stack", title=f"{name}: outcomes by {title}", yaxis_title="items")
+    for key, what in (("by_bucket", "difficulty bucket"), ("by_skill", "skill")):
+        fig = plots.outcome_shares(res[key], f"{name.replace('_vs_', ' vs ')}: outcomes by {what}", res["status"])
         plots.save(fig, st.figures_dir() / f"{name}_{key}.html")
         fig.show()
-fig = plots.counts_bar({n: r["order_disagreement"] or 0 for n, r in results["pairs"].items()},
-                       "Judge order disagreement (position bias)", "comparison", "share of items")
-plots.save(fig, st.figures_dir() / "order_disagreement.html")
-fig.show()
-if results["verifiable"] and all(results["verifiable"].values()):
-    fig = go.Figure()
-    for metric in ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose"):
-        fig.add_bar(name=metric, x=list(results["verifiable"]), y=[v[metric] for v in results["verifiable"].values()])
-    fig.update_layout(barmode="group", title="Verifiable instruction accuracy", yaxis_tickformat=".0%")
+fig = plots.verifiable_accuracy(results["verifiable"])
+if fig is not None:
     plots.save(fig, st.figures_dir() / "verifiable.html")
     fig.show()

@@ -4,32 +4,29 @@ import pytest
 from conftest import FakeBackend
 
 from workbench import difficulty as D
+from workbench import stats as S
+from workbench.ifd import assistant_header, ifd_scores
 from workbench.llm import Generator
-from workbench.llm.hf import exclusive_probs
+from workbench.rating import RATINGS, expected_rating, parse_rating
 from workbench.records import new_seed
 
 
 @pytest.mark.parametrize("text,rating", [
     ("7", 7), ("Rating: 10", 10), ("10/10", 10), (" 3.", 3), ("I'd say 4 out of 10", 4),
     ("eleven", None), ("", None), (None, None), ("0", None), ("2.5", None),
+    ("11", None), ("12", None), ("100", None), ("1. First, read the task", None), ("2) Then", None),
+    ("Rating: 7.", 7), ("**8**", 8),
 ])
 def test_parse_rating(text, rating):
-    assert D.parse_rating(text) == rating
+    assert parse_rating(text) == rating
 
 
 def test_expected_rating_and_nulls():
-    probs = dict.fromkeys(D.RATINGS, 0.0) | {"2": 0.3, "8": 0.1}
-    score, reason, mass = D.expected_rating(probs, 0.05)
+    probs = dict.fromkeys(RATINGS, 0.0) | {"2": 0.3, "8": 0.1}
+    score, reason, mass = expected_rating(probs, 0.05)
     assert reason is None and math.isclose(score, (2 * 0.3 + 8 * 0.1) / 0.4) and math.isclose(mass, 0.4)
-    assert D.expected_rating(dict.fromkeys(D.RATINGS, 0.001), 0.05)[:2] == (None, "rating_mass_low")
-    assert D.expected_rating(None, 0.05)[:2] == (None, "no_token_probabilities")
-
-
-def test_exclusive_probs_separates_one_from_ten():
-    seqs = {"1": (5,), "10": (5, 9), "2": (6,)}
-    lp = {"1": math.log(0.5), "10": math.log(0.2), "2": math.log(0.1)}
-    p = exclusive_probs(lp, seqs)
-    assert math.isclose(p["1"], 0.3) and math.isclose(p["10"], 0.2) and math.isclose(p["2"], 0.1)
+    assert expected_rating(dict.fromkeys(RATINGS, 0.001), 0.05)[:2] == (None, "rating_mass_low")
+    assert expected_rating(None, 0.05)[:2] == (None, "no_token_probabilities")
 
 
 def test_judge_falls_back_to_parsing_and_never_invents_a_score():
@@ -48,14 +45,35 @@ def test_cheap_features():
     assert f["constraints"] >= 1 and f["steps"] >= 3 and f["input_words"] == 3 and f["nesting"] == 2
 
 
-def test_spearman_and_validation():
-    assert D.spearman([1, 2, 3, 4], [10, 20, 30, 40])["rho"] == 1.0
-    assert D.spearman([1, 2, 3, 4], [4, 3, 2, 1])["rho"] == -1.0
-    assert D.spearman([1, None, 3, 4, 5], [1, 2, 3, 4, 5])["n"] == 4
-    assert D.spearman([1, 1, 1], [1, 2, 3])["rho"] is None
-    rows = [new_seed("w " * n) for n in (3, 9, 5, 12)]
-    report = D.validate(rows, [1, 3, 2, 4], {"judge": [2, 6, 4, 8]})
-    assert report["judge"]["rho"] == 1.0 and report["baseline_word_count"]["rho"] == 1.0
+def test_spearman_and_its_interval():
+    assert S.spearman([1, 2, 3, 4], [10, 20, 30, 40])["rho"] == 1.0
+    assert S.spearman([1, 2, 3, 4], [4, 3, 2, 1])["rho"] == -1.0
+    assert S.spearman([1, None, 3, 4, 5], [1, 2, 3, 4, 5])["n"] == 4
+    assert S.spearman([1, 1, 1], [1, 2, 3])["rho"] is None
+    # by hand: ranks of x (1, 3, 2, 4) vs y (1, 2, 3, 4): d^2 = 0+1+1+0 = 2, rho = 1 - 6*2/(4*15) = 0.8
+    assert S.spearman([10, 30, 20, 40], [1, 2, 3, 4])["rho"] == 0.8
+    r = S.spearman(list(range(40)), [x + (7 if x % 3 else -7) for x in range(40)], boot=300)
+    assert r["lo"] <= r["rho"] <= r["hi"] and r["hi"] - r["lo"] > 0
+
+
+def test_judge_validated_only_when_its_interval_clears_the_word_count_baseline():
+    labels = [1 + i % 10 for i in range(60)]
+    rows = [new_seed("w " * (3 + (i * 7) % 13)) for i in range(60)]  # word count unrelated to labels
+    good = D.validate(rows, labels, [lab + 0.1 * (i % 3) for i, lab in enumerate(labels)])
+    assert good["verdict"] == "validated" and good["judge"]["lo"] > good["baseline_word_count"]["rho"]
+    noisy = D.validate(rows, labels, [(i * 37) % 11 for i in range(60)])
+    assert noisy["verdict"] == "not validated"
+    wordy = [new_seed("w " * lab * 3) for lab in labels]  # words track the labels perfectly
+    assert D.validate(wordy, labels, [lab + 0.1 * (i % 3) for i, lab in enumerate(labels)])["verdict"] == "not validated"
+    few = D.validate(rows[:5], labels[:5], [None, None, None, 2, 3])
+    assert few["verdict"] == "undetermined" and few["scored"] == 2 and few["coverage"] == 0.4
+
+
+def test_difficulty_claim_is_undetermined_with_an_unvalidated_judge():
+    rows = [dict(new_seed(f"s{i}"), round=i % 4, scores={"difficulty": float(i % 4) + 1}) for i in range(40)]
+    assert D.claim_rises_by_round(rows, "difficulty", "validated")["verdict"] == "supported"
+    claim = D.claim_rises_by_round(rows, "difficulty", "not validated")
+    assert claim["verdict"] == "undetermined" and claim["spearman_round"]["rho"] == 1.0
 
 
 def test_summarise_counts_nulls_by_reason():
@@ -67,18 +85,58 @@ def test_summarise_counts_nulls_by_reason():
 
 
 @pytest.mark.slow
-def test_real_model_rating_distribution_and_ifd():
-    from workbench.llm import get_generator
+def test_real_model_whole_reply_probabilities_match_a_hand_computation():
+    import torch
+
     from workbench.llm.registry import load_backend
 
-    gen = get_generator("embedded", {"batch_size": 4, "cache": False}, None)
-    rows = [new_seed("Say hi."), new_seed("Prove that there are infinitely many primes, then generalise the proof.")]
-    res = D.judge_difficulty(rows, gen, mode="expected", min_mass=0.0)
-    for r in res:
-        assert r["difficulty_mode"] == "expected" and 1.0 <= r["difficulty"] <= 10.0 and 0 < r["difficulty_mass"] <= 1.0001
-    rows[0]["response"] = "Hi! How can I help you today?"
-    rows[1]["response"] = "Suppose there are finitely many primes p1..pn. Then p1*...*pn + 1 has a prime factor not in the list."
-    ifd = D.ifd_scores(rows, load_backend("embedded", {"batch_size": 4}))
-    assert all(x["ifd"] is not None and 0 < x["ifd"] < 5 and x["loss_alone"] > 0 for x in ifd)
-    no_answer = D.ifd_scores([new_seed("x")], load_backend("embedded", {"batch_size": 4}))
-    assert no_answer[0] == {"ifd": None, "ifd_reason": "no_response"}
+    b = load_backend("embedded", {"batch_size": 4})
+    msgs = [{"role": "user", "content": "Rate from 1 to 10 how hard it is to name a colour. Reply with a number."}]
+    got = b.choice_probs([msgs], RATINGS)[0]
+    ids = b.tokenizer(b.render(msgs), add_special_tokens=False).input_ids
+    stop = b._stop_mask()
+
+    def next_probs(extra):
+        with torch.inference_mode():
+            return torch.softmax(b.model(input_ids=torch.tensor([ids + extra])).logits[0, -1].float(), -1)
+
+    for rating in ("1", "7", "10"):
+        seq = b.tokenizer(rating, add_special_tokens=False).input_ids
+        p = 1.0
+        for k, t in enumerate(seq):
+            p *= float(next_probs(seq[:k])[t])
+        p *= float(next_probs(seq)[stop].sum())
+        assert math.isclose(got[rating], p, rel_tol=1e-3, abs_tol=1e-7), rating
+    assert not stop[b.tokenizer("0", add_special_tokens=False).input_ids[0]]  # "1" then "0" is ten
+    assert not stop[b.tokenizer(".", add_special_tokens=False).input_ids[0]]  # "1." opens a list
+
+
+@pytest.mark.slow
+def test_ifd_equals_a_hand_computation_on_the_same_answer_tokens():
+    import torch
+
+    from workbench.llm.registry import load_backend
+
+    b = load_backend("embedded", {"batch_size": 4})
+    rec = dict(new_seed("Name the largest planet in the solar system."), response="Jupiter is the largest planet.")
+    tok = b.tokenizer
+    ctx = tok(b.render([{"role": "user", "content": rec["instruction"]}]), add_special_tokens=False).input_ids
+    ans = tok(rec["response"], add_special_tokens=False).input_ids
+    header = tok(assistant_header(b), add_special_tokens=False).input_ids
+    assert header and tok.decode(ctx).endswith(tok.decode(header))
+
+    def mean_loss(context, answer):
+        with torch.inference_mode():
+            logits = b.model(input_ids=torch.tensor([context + answer])).logits[0].float()
+        logp = torch.log_softmax(logits, -1)
+        return -sum(float(logp[len(context) + k - 1, t]) for k, t in enumerate(answer)) / len(answer)
+
+    got = ifd_scores([rec], b, max_length=1024)[0]
+    assert got["answer_tokens"] == len(ans)
+    assert math.isclose(got["ifd"], mean_loss(ctx, ans) / mean_loss(header, ans), rel_tol=1e-4)
+    cut = len(ctx) + 3  # only three answer tokens fit: both sides score the same three
+    short = ifd_scores([rec], b, max_length=cut)[0]
+    assert short["answer_tokens"] == 3
+    assert math.isclose(short["ifd"], mean_loss(ctx, ans[:3]) / mean_loss(header, ans[:3]), rel_tol=1e-4)
+    assert ifd_scores([rec], b, max_length=len(ctx))[0] == {"ifd": None, "ifd_reason": "instruction_too_long"}
+    assert ifd_scores([new_seed("x")], b)[0] == {"ifd": None, "ifd_reason": "no_response"}

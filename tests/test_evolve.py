@@ -18,6 +18,9 @@ from workbench.records import OPS, new_seed, schema_errors
     ("**Not Equal**", E.NOT_EQUAL), ("The tasks are not equal. Equal would be wrong", E.NOT_EQUAL),
     ("Unequal", E.NOT_EQUAL), ("They are not the same", E.NOT_EQUAL),
     ("", E.UNPARSABLE), (None, E.UNPARSABLE), ("maybe", E.UNPARSABLE), ("equality", E.UNPARSABLE),
+    ("Not-Equal", E.NOT_EQUAL), ("Not exactly equal", E.NOT_EQUAL), ("not entirely equal", E.NOT_EQUAL),
+    ("Equal? No. Not Equal", E.NOT_EQUAL), ("They aren't equal", E.NOT_EQUAL), ("Non-equal.", E.NOT_EQUAL),
+    ("The tasks are equal, but the second one is not", E.NOT_EQUAL), ("Identical.", E.EQUAL),
 ])
 def test_equal_verdict_parsing_never_reads_not_equal_as_equal(text, verdict):
     assert E.parse_equal_verdict(text) == verdict
@@ -35,13 +38,53 @@ def test_cheap_rules():
     assert E.empty_text("  ") == "empty"
 
 
-def test_leak_phrases_come_from_the_templates_in_use():
-    phrases = templates.leak_phrases(["add_constraints"])
-    assert phrases == sorted(m.lower() for m in templates.load("add_constraints").markers)
-    assert "new task" in phrases and "original task" in phrases
-    assert "example rewrite" in templates.leak_phrases(["complicate_input"])
-    assert E.prompt_leak("Here is the New  Task: do it", phrases) == "prompt_leak"
-    assert E.prompt_leak("List three rivers in Peru.", phrases) is None
+def test_leak_vocabulary_comes_from_the_templates_and_matches_words_not_substrings():
+    vocab = templates.leak_vocabulary(tuple(OPS), E.STOP_WORDS)
+    # section labels, demonstration labels and the rules' own wording
+    assert {"original task", "new task", "example rewrite", "rewritten task", "section labels", "rewrite task"} <= vocab
+    assert "example rewrite" not in templates.leak_vocabulary(("deepening",), E.STOP_WORDS)
+    for leaked in ("Here's the rewritten task: list three rivers.", "#RewrittenTask list three rivers",
+                   "Rewrite Task: list rivers", "Do not mention the section labels. List rivers.",
+                   "Here is the New  Task: do it"):
+        assert E.prompt_leak(leaked, "List three rivers.", vocab)[0] == "prompt_leak", leaked
+    for clean in ("List three rivers in Peru.", "Explain multitasking on a new-ish CPU, task by task.",
+                  "The task must be finished in 50 words."):
+        assert E.prompt_leak(clean, "List rivers.", vocab) == (None, []), clean
+
+
+def test_a_seed_that_uses_a_template_phrase_is_not_a_leak():
+    vocab = templates.leak_vocabulary(tuple(OPS), E.STOP_WORDS)
+    parent = "Add a new task to my to-do app that reminds me to water the plants."
+    child = "Add a new task to my to-do app that reminds me to water the plants every Monday at 8 am."
+    assert E.prompt_leak(child, parent, vocab) == (None, [])
+    assert E.prompt_leak("New task: " + child, "Water the plants.", vocab)[0] == "prompt_leak"
+
+
+def test_degenerate_rule_reads_unicode_words():
+    assert E.degenerate("Волга — самая длинная река Европы.") is None
+    assert E.degenerate("长江是中国最长的河流。") is None
+    assert E.degenerate("富士山は日本で一番高い山です。") is None
+    assert E.degenerate("the, and ... of!") == "degenerate_response"
+
+
+@pytest.mark.parametrize("op,output,expected", [
+    # a verbatim copy of the input goes back to the input field
+    ("add_constraints", "Sort these numbers in descending order.\n\n3 1 2", ("Sort these numbers in descending order.", "3 1 2", None)),
+    # the model rewrote only the instruction: the input is carried
+    ("deepening", "Sort the numbers and explain the algorithm.", ("Sort the numbers and explain the algorithm.", "3 1 2", None)),
+    # breadth is a new task: no input
+    ("breadth", "Name a sorting algorithm.", ("Name a sorting algorithm.", "", None)),
+    # complicate_input that dropped the data it should build on
+    ("complicate_input", "Sort this JSON: [9, 8]", ("Sort this JSON: [9, 8]", "", "input_lost")),
+])
+def test_split_input(op, output, expected):
+    assert E.split_input(op, output, "3 1 2") == expected
+
+
+def test_split_input_keeps_a_rewritten_input_in_place():
+    parent_input = "Alice paid 30 dollars for lunch with Bob and Carol"
+    out = "Using the note 'Alice paid 30 dollars for a lunch with Bob, Carol and Dan', split the bill."
+    assert E.split_input("complicate_input", out, parent_input) == (out, "", None)
 
 
 def test_every_op_template_renders_without_leftover_placeholders():
@@ -166,3 +209,73 @@ def test_backend_failures_are_recorded_not_raised():
     evolved = [r for r in res.records if r["round"]]
     assert len(evolved) == 4 and all(r["status"] == "failed" and r["reasons"] == ["backend_error"] for r in evolved)
     assert res.stats["backend_failures"] == 4 and "503" in evolved[0]["error"]
+
+
+def test_children_keep_their_parents_input_and_answers_see_it(tmp_path):
+    seen = []
+
+    def model(prompt):
+        seen.append(prompt)
+        if "<<New Task>>" in prompt:
+            return "Sort these numbers and explain each step."
+        return "Not Equal" if "<<Second Task>>" in prompt else "A careful answer " + "with detail " * 10
+
+    gen = Generator(FakeBackend(reply=model))
+    seeds = [new_seed("Sort these numbers.", "3 1 2")]
+    cfg = EV.EvolveConfig(rounds=1, ops=["deepening"], op_weights=[1])
+    res = EV.run_evolution(seeds, cfg, gen, gen, gen)
+    child = res.records[-1]
+    assert child["input"] == "3 1 2" and child["status"] == "kept"
+    assert any(p.startswith("Sort these numbers and explain each step.\n\n3 1 2") for p in seen)  # answered with input
+
+
+class ProbJudge(FakeBackend):
+    """A judge with token probabilities: Equal when both tasks match, else Not Equal."""
+
+    def __init__(self, mass=0.9, **kw):
+        super().__init__(**kw)
+        self.mass = mass
+
+    def choice_probs(self, prompts, choices):
+        out = []
+        for m in prompts:
+            first, second = m[-1]["content"].split("<<First Task>>")[1].split("<<Second Task>>")
+            p_eq = 0.8 if first.strip() == second.replace("Verdict:", "").strip() else 0.1
+            out.append({"Equal": p_eq * self.mass, "Not Equal": (1 - p_eq) * self.mass})
+        return out
+
+
+def test_equal_verdict_comes_from_probabilities_and_unchecked_share_is_reported():
+    judge = Generator(ProbJudge(reply=lambda p: "no idea"))
+    gen = Generator(FakeBackend(reply=scripted_model))
+    seeds = make_seeds("Name three rivers.", "UNCHANGED text.", "Plain one.")
+    rules = dict.fromkeys(EV.RULES, True) | {"unchanged": False}
+    res = EV.run_evolution(seeds, EV.EvolveConfig(rounds=1, rules=rules), gen, gen, judge)
+    checks = {r["instruction"]: r["checks"]["equal_judge"] for r in res.records if r["round"]}
+    assert checks["UNCHANGED text."]["verdict"] == E.EQUAL and checks["UNCHANGED text."]["source"] == "probs"
+    assert {c["verdict"] for k, c in checks.items() if k != "UNCHANGED text."} == {E.NOT_EQUAL}
+    assert res.stats["unchecked_kept"] == 0 and res.stats["unchecked_kept_share"] == 0.0
+    # too little mass on the two verdicts: fall back to the text, which says nothing -> unchecked
+    low = Generator(ProbJudge(mass=0.01, reply=lambda p: "no idea"))
+    res = EV.run_evolution(seeds, EV.EvolveConfig(rounds=1, rules=rules), gen, gen, low)
+    assert {r["checks"]["equal_judge"]["source"] for r in res.records if r["round"]} == {"text"}
+    assert res.stats["unchecked_kept_share"] == 1.0 and "WARNING" in EV.unchecked_banner(res.stats)
+
+
+def test_a_parent_evolved_again_gets_a_fresh_sample_but_a_rerun_hits_the_cache(tmp_path):
+    calls = []
+
+    class Sampler(FakeBackend):
+        def generate(self, prompts, gen):
+            calls.append(gen.seed)
+            return super().generate(prompts, gen)
+
+    backend = Sampler(reply=lambda p: "New Task: leak" if "<<New Task>>" in p else "answer " * 20)
+    gen = Generator(backend, ResponseCache(tmp_path / "c.sqlite"))
+    cfg = EV.EvolveConfig(rounds=3, ops=["deepening"], op_weights=[1])
+    res = EV.run_evolution(make_seeds("Plain one."), cfg, gen, gen, gen)
+    seeds_used = {r["gen"]["seed"] for r in res.records if r["round"]}
+    assert len(seeds_used) == 3  # same parent, same op, three rounds: three different samples
+    n = backend.calls
+    EV.run_evolution(make_seeds("Plain one."), cfg, gen, gen, gen)
+    assert backend.calls == n

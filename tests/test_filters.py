@@ -57,3 +57,20 @@ def test_minhash_lsh_finds_similar_and_skips_different():
     assert lsh.query_insert("a", a) == set()
     assert lsh.query_insert("b", b) == {"a"}
     assert lsh.query_insert("c", c) == set()
+
+
+def test_near_duplicate_filter_never_compares_a_record_with_its_own_lineage():
+    from workbench.filters import FilterConfig, filter_dataset
+    from workbench.records import new_evolution, new_seed
+
+    words = ("river mountain city market garden science history music paint letter number table chair "
+             "water light stone bread apple green quickly").split()
+    text = " ".join(words[(i * 7) % len(words)] for i in range(40))
+    seed = dict(new_seed(text), response="an answer")
+    child = dict(new_evolution(seed, 1, "add_constraints", text + " and answer in exactly three short bullet points please"),
+                 response="an answer")
+    kept, dropped = filter_dataset([seed, child], FilterConfig(decontaminate=False))
+    assert len(kept) == 2 and dropped == []  # the paper's evolution is kept
+    other = dict(new_seed(text + " and answer in exactly three short bullet points please!"), response="an answer")
+    kept, dropped = filter_dataset([seed, child, other], FilterConfig(decontaminate=False))
+    assert [d["drop_reason"] for d in dropped] == ["near_duplicate"]  # another lineage still is one

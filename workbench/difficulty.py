@@ -1,103 +1,39 @@
 """How hard is an instruction? Three views, each null with a reason when it can't be had.
 
-  judge  an LLM rates difficulty 1-10 (the paper's method). Where the backend exposes token
-         probabilities the score is the expected rating, sum(r * P(r)) over "1".."10";
-         otherwise the integer parsed from its reply. Unparsable -> None, never a default.
-  ifd    instruction-following difficulty (Cherry LLM): mean answer loss given the
-         instruction / mean answer loss alone. > 1 means the instruction does not help.
+  judge  an LLM rates difficulty 1-10 (the paper's method), via `rating.rate`: the expected
+         rating from token probabilities where the backend has them, else a parsed integer.
+  ifd    instruction-following difficulty (Cherry LLM), see `ifd.py`.
   cheap  words, constraint markers, requested steps, input length, bracket nesting.
 
-`validate()` reports Spearman of every score against human labels, next to a word-count
-baseline, so a user can see whether the judge beats counting words.
+`validate()` is the gate every difficulty figure carries: Spearman of the judge against human
+labels with a bootstrap 95% interval, beside a word-count baseline on the same items. The
+judge is `validated` only when its whole interval lies above the baseline's rho.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
-import numpy as np
-
 from . import templates
+from .rating import rate
 from .records import full_text
+from .stats import mean_ci, spearman, verdict
 
-RATINGS = [str(r) for r in range(1, 11)]
 CONSTRAINT_MARKERS = re.compile(
     r"\b(must|should|exactly|at least|at most|no more than|fewer than|less than|without|only|"
     r"ensure|make sure|do not|don't|avoid|include|limit|within|format|each|every|step[- ]by[- ]step)\b", re.I)
 STEP_MARKERS = re.compile(r"(^\s*(\d+[.)]|[-*•])\s+)|\b(steps?|first|then|finally|next|afterwards)\b", re.I | re.M)
+BOOTSTRAP = 1000
 
 
 def judge_prompt(rec: dict) -> list[dict]:
     return [{"role": "user", "content": templates.load("difficulty_judge").render(instruction=full_text(rec))}]
 
 
-def parse_rating(text: str | None) -> int | None:
-    """First integer 1..10 standing alone in the reply: "7" -> 7, "Rating: 10/10" -> 10, "eleven" -> None."""
-    if not text:
-        return None
-    m = re.search(r"(?<![\d.])(10|[1-9])(?![\d.]\d)", text)
-    return int(m.group(1)) if m else None
-
-
-def expected_rating(probs: dict[str, float] | None, min_mass: float) -> tuple[float | None, str | None, float]:
-    """-> (score, reason if None, probability mass the model put on valid ratings)."""
-    if probs is None:
-        return None, "no_token_probabilities", 0.0
-    mass = sum(probs.values())
-    if mass < min_mass:
-        return None, "rating_mass_low", mass
-    return sum(int(r) * p for r, p in probs.items()) / mass, None, mass
-
-
-def judge_difficulty(records: list[dict], generator, mode: str = "auto", min_mass: float = 0.05,
+def judge_difficulty(records: list[dict], generator, mode: str = "auto", min_mass: float = 0.1,
                      max_new_tokens: int = 6) -> list[dict]:
-    """One result per record: {difficulty, difficulty_reason, difficulty_mode, difficulty_mass, difficulty_raw}."""
+    """One result per record: {difficulty, difficulty_reason, difficulty_mode, difficulty_mass | difficulty_raw}."""
     return rate([judge_prompt(r) for r in records], generator, mode, min_mass, max_new_tokens, key="difficulty")
-
-
-def rate(prompts: list[list[dict]], generator, mode: str = "auto", min_mass: float = 0.05,
-         max_new_tokens: int = 6, key: str = "rating") -> list[dict]:
-    """A 1-10 rating per prompt: the expected rating from token probabilities where the backend
-    has them (mode auto/expected), else the integer parsed from a short reply (auto/parsed).
-    -> [{key, key_reason, key_mode, ...}]; a rating that could not be had is None with a reason."""
-    from .llm import GenParams
-
-    results: list[dict] = [{} for _ in prompts]
-    need_text = list(range(len(prompts)))
-    if mode in ("auto", "expected"):
-        probs = generator.choice_probs(prompts, RATINGS)
-        need_text = []
-        for i, p in enumerate(probs):
-            score, reason, mass = expected_rating(p, min_mass)
-            results[i] = {key: score, f"{key}_reason": reason, f"{key}_mode": "expected",
-                          f"{key}_mass": round(mass, 4)}
-            if p is None and mode == "auto":
-                need_text.append(i)
-    if need_text:
-        outs = generator.generate([prompts[i] for i in need_text], GenParams(max_new_tokens=max_new_tokens))
-        for i, c in zip(need_text, outs):
-            rating = parse_rating(c.text) if c.ok else None
-            reason = None if rating is not None else ("backend_error" if not c.ok else "unparsable")
-            results[i] = {key: float(rating) if rating is not None else None, f"{key}_reason": reason,
-                          f"{key}_mode": "parsed", f"{key}_raw": c.text if c.ok else c.error}
-    return results
-
-
-def ifd_scores(records: list[dict], backend, max_length: int = 1024) -> list[dict]:
-    """{ifd, ifd_reason, loss_given_instruction, loss_alone} per record (needs a local model)."""
-    answers = [r.get("response") or "" for r in records]
-    cond = backend.answer_losses([full_text(r) for r in records], answers, max_length)
-    alone = backend.answer_losses([None] * len(records), answers, max_length)
-    out = []
-    for a, c, s in zip(answers, cond, alone):
-        if not a.strip():
-            out.append({"ifd": None, "ifd_reason": "no_response"})
-        elif c is None or s is None or s <= 0:
-            out.append({"ifd": None, "ifd_reason": "answer_too_short"})
-        else:
-            out.append({"ifd": c / s, "ifd_reason": None, "loss_given_instruction": c, "loss_alone": s})
-    return out
 
 
 def _nesting(text: str) -> int:
@@ -123,45 +59,41 @@ def cheap_features(rec: dict) -> dict:
     }
 
 
-def _ranks(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x))
-    ranks[order] = np.arange(len(x), dtype=float)
-    for v in np.unique(x):  # ties share their mean rank
-        tie = x == v
-        ranks[tie] = ranks[tie].mean()
-    return ranks
+def word_count(rec: dict) -> int:
+    return len(full_text(rec).split())
 
 
-def spearman(x: list, y: list) -> dict:
-    """Rank correlation over the pairs where both values exist: {"rho", "n"} (rho None if n < 3
-    or a side is constant)."""
-    pairs = [(a, b) for a, b in zip(x, y) if a is not None and b is not None
-             and not (isinstance(a, float) and math.isnan(a))]
-    if len(pairs) < 3:
-        return {"rho": None, "n": len(pairs)}
-    a, b = (np.array(v, dtype=float) for v in zip(*pairs))
-    ra, rb = _ranks(a), _ranks(b)
-    if ra.std() == 0 or rb.std() == 0:
-        return {"rho": None, "n": len(pairs)}
-    return {"rho": round(float(np.corrcoef(ra, rb)[0, 1]), 4), "n": len(pairs)}
+def validate(rows: list[dict], labels: list, judge_scores: list, seed: int = 0) -> dict:
+    """The judge against human labels, beside the word-count baseline on the SAME items (those
+    the judge could score), each with a bootstrap 95% interval, and a verdict:
+    validated      the judge's interval lies wholly above the baseline's rho
+    not validated  otherwise
+    undetermined   fewer than 3 items could be compared (or rho undefined)
+    """
+    scored = [(r, lab, s) for r, lab, s in zip(rows, labels, judge_scores) if s is not None and lab is not None]
+    judge = spearman([s for _, _, s in scored], [lab for _, lab, _ in scored], BOOTSTRAP, seed)
+    baseline = spearman([word_count(r) for r, _, _ in scored], [lab for _, lab, _ in scored], BOOTSTRAP, seed)
+    if judge["rho"] is None or judge["lo"] is None:
+        status = "undetermined"
+    elif baseline["rho"] is not None and judge["lo"] <= baseline["rho"]:
+        status = "not validated"
+    else:
+        status = "validated"
+    return {"verdict": status, "judge": judge, "baseline_word_count": baseline,
+            "labelled": len(rows), "scored": len(scored), "coverage": round(len(scored) / len(rows), 4) if rows else None}
 
 
-def validate(rows: list[dict], labels: list, scores: dict[str, list]) -> dict:
-    """Spearman of each score against labels, plus the word-count baseline."""
-    report = {name: spearman(vals, labels) for name, vals in scores.items()}
-    report["baseline_word_count"] = spearman([len(full_text(r).split()) for r in rows], labels)
-    return report
-
-
-def mean_ci(values: list) -> dict:
-    """Mean with a normal-approximation 95% interval over non-null values."""
-    v = np.array([x for x in values if x is not None], dtype=float)
-    if len(v) == 0:
-        return {"mean": None, "lo": None, "hi": None, "n": 0}
-    half = 1.96 * v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0
-    m = float(v.mean())
-    return {"mean": round(m, 4), "lo": round(m - half, 4), "hi": round(m + half, 4), "n": int(len(v))}
+def claim_rises_by_round(records: list[dict], key: str, judge_verdict: str, seed: int = 0) -> dict:
+    """The paper's first claim, "difficulty rises by round", as Spearman(round, score) with a
+    bootstrap interval. An unvalidated judge's scores cannot support or refute it."""
+    rounds = [r["round"] for r in records]
+    scores = [(r.get("scores") or {}).get(key) for r in records]
+    rho = spearman(rounds, scores, BOOTSTRAP, seed)
+    status = verdict(rho.get("lo"), rho.get("hi"))
+    if judge_verdict != "validated":
+        status = "undetermined"
+    return {"id": "difficulty_rises", "statement": "difficulty rises by round (Spearman of round vs judge score > 0)",
+            "verdict": status, "judge_validation": judge_verdict, "spearman_round": rho}
 
 
 def summarise(records: list[dict], key: str) -> dict:

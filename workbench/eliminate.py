@@ -4,8 +4,9 @@ Rules of the WizardLM paper, each toggleable, plus three plain checks:
   no_information_gain   an LLM judge says parent and evolved instruction are Equal
   sorry_short_response  the answer says "sorry" and is shorter than 80 words
   degenerate_response   the answer is only punctuation and stop words
-  prompt_leak           the evolved instruction contains the template's own marker words
+  prompt_leak           the evolution holds phrases of the template that its parent did not
   empty / unchanged / too_long   nothing came back, the text is the parent's, or it is huge
+  input_lost            complicate_input dropped the parent's input instead of building on it
 """
 
 from __future__ import annotations
@@ -28,25 +29,43 @@ yourselves ok okay yes yeah
 """.split())
 
 EQUAL, NOT_EQUAL, UNPARSABLE = "Equal", "Not Equal", "unparsable"
-_VERDICT = re.compile(r"\b(not\s+equal|unequal|not\s+the\s+same|equal)\b")
+VERDICT_CHOICES = [EQUAL, NOT_EQUAL]  # the whole replies whose probabilities decide a verdict
+_NEGATION = re.compile(r"\b(not|no|never|unequal|differ\w*|different|isn't|aren't|n't)\b|\bn't\b|non-?equal")
+_VERDICT_WORD = re.compile(r"\b(equal|same|identical|equivalent|unequal|differ\w*|different)\b|non-?equal")
 
 
 def parse_equal_verdict(text: str | None) -> str:
-    """First verdict phrase in the judge's reply. "Not Equal" can never be read as Equal: the
-    search finds the earliest match, and "not equal" starts before the "equal" inside it.
+    """The judge's verdict read from text (the fallback where no token probabilities exist).
 
-    "Equal" -> Equal; "Not Equal." -> Not Equal; "**not  equal**" -> Not Equal; "maybe" -> unparsable
+    A reply that names no verdict ("no idea") is unparsable. One that does is Not Equal as soon
+    as any negation appears: a wrongly kept evolution costs one row, a wrongly eliminated one
+    hides a negation the judge did write.
+    "Equal" -> Equal; "Not-Equal" -> Not Equal; "Not exactly equal" -> Not Equal;
+    "Equal? No. Not Equal" -> Not Equal; "Unequal" -> Not Equal; "maybe" -> unparsable
     """
     if not text:
         return UNPARSABLE
-    m = _VERDICT.search(text.lower())
-    if m is None:
+    low = text.lower().replace("’", "'")
+    if not _VERDICT_WORD.search(low):
         return UNPARSABLE
-    return EQUAL if m.group(1) == "equal" else NOT_EQUAL
+    return NOT_EQUAL if _NEGATION.search(low) else EQUAL
+
+
+def verdict_from_probs(probs: dict[str, float] | None, min_mass: float) -> tuple[str, float | None, float]:
+    """-> (verdict, P(Equal) among the two, mass on the two whole replies). Below min_mass the
+    model was not answering the question: unparsable, never a coin flip read as a verdict."""
+    if probs is None:
+        return UNPARSABLE, None, 0.0
+    mass = probs.get(EQUAL, 0.0) + probs.get(NOT_EQUAL, 0.0)
+    if mass <= 0 or mass < min_mass:
+        return UNPARSABLE, None, mass
+    p_equal = probs.get(EQUAL, 0.0) / mass
+    return (EQUAL if p_equal > 0.5 else NOT_EQUAL), p_equal, mass
 
 
 def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower())
+    """Unicode words: "Привет, мир" -> ["привет", "мир"]; "你好" -> ["你好"]."""
+    return re.findall(r"[^\W_]+(?:'[^\W_]+)?", text.lower())
 
 
 def sorry_short(response: str, max_words: int = 80) -> str | None:
@@ -58,9 +77,19 @@ def degenerate(response: str) -> str | None:
     return "degenerate_response" if all(w in STOP_WORDS for w in ws) else None
 
 
-def prompt_leak(instruction: str, phrases: list[str]) -> str | None:
-    low = " ".join(instruction.lower().split())
-    return "prompt_leak" if any(p in low for p in phrases) else None
+def prompt_leak(instruction: str, parent_text: str, vocabulary: frozenset[str]) -> tuple[str | None, list[str]]:
+    """-> ("prompt_leak", phrases) when the evolution holds template phrases its parent did not.
+
+    >>> v = frozenset({"new task", "rewritten task"})
+    >>> prompt_leak("Here's the #RewrittenTask: list 3 rivers", "List rivers", v)
+    ('prompt_leak', ['rewritten task'])
+    >>> prompt_leak("Add a new task with a due date", "Add a new task to my to-do app", v)
+    (None, [])
+    """
+    from .templates import phrase_pairs
+
+    found = (phrase_pairs(instruction, STOP_WORDS) & vocabulary) - phrase_pairs(parent_text, STOP_WORDS)
+    return ("prompt_leak" if found else None), sorted(found)
 
 
 def unchanged(instruction: str, parent_text: str) -> str | None:
@@ -74,3 +103,29 @@ def too_long(instruction: str, max_chars: int) -> str | None:
 
 def empty_text(text: str | None, reason: str = "empty") -> str | None:
     return reason if not (text or "").strip() else None
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in words(text) if w not in STOP_WORDS}
+
+
+def split_input(op: str, output: str, parent_input: str) -> tuple[str, str, str | None]:
+    """-> (instruction, input, drop reason) for a child of a parent that had an input.
+
+    The evolving prompt shows the parent's instruction and input together. A verbatim copy of
+    the input in the output is moved back to the child's input; an output that already holds
+    most of the input's words rewrote it in place. Otherwise in-depth ops keep the parent's
+    input (they rewrite the instruction), breadth starts a new task without it, and
+    complicate_input, whose job is to build on the data, lost it: `input_lost`.
+    """
+    if not parent_input.strip() or op == "breadth":
+        return output, "", None
+    copy = re.search(r"\s+".join(map(re.escape, parent_input.split())), output)
+    if copy:
+        return (output[:copy.start()] + output[copy.end():]).strip(), parent_input, None
+    wanted = _content_words(parent_input)
+    if wanted and len(wanted & _content_words(output)) >= 0.5 * len(wanted):
+        return output, "", None
+    if op == "complicate_input":
+        return output, "", "input_lost"
+    return output, parent_input, None

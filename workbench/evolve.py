@@ -14,6 +14,7 @@ or repeated run makes no call that already succeeded.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from collections import Counter, defaultdict
@@ -25,7 +26,7 @@ from .llm import Generator, GenParams
 from .records import OPS, full_text, new_evolution
 
 RULES = ("no_information_gain", "sorry_short_response", "degenerate_response", "prompt_leak",
-         "empty", "unchanged", "too_long")
+         "empty", "unchanged", "too_long", "input_lost")
 
 
 @dataclass
@@ -35,12 +36,13 @@ class EvolveConfig:
     op_weights: list[float] = field(default_factory=lambda: [1.0] * len(OPS))
     formats: list[str] = field(default_factory=lambda: list(templates.FORMATS))
     seed: int = 0
-    evolve_gen: GenParams = GenParams(max_new_tokens=256, temperature=0.7, top_p=0.95)
-    answer_gen: GenParams = GenParams(max_new_tokens=256)
+    evolve_gen: GenParams = GenParams(max_new_tokens=160, temperature=0.7, top_p=0.95)
+    answer_gen: GenParams = GenParams(max_new_tokens=192)
     judge_gen: GenParams = GenParams(max_new_tokens=8)
     answer_seeds: bool = True
     rules: dict = field(default_factory=lambda: dict.fromkeys(RULES, True))
     judge_unparsable: str = "keep"  # keep | eliminate
+    judge_min_mass: float = 0.5  # probability on the whole replies Equal / Not Equal needed to decide from it
     sorry_max_words: int = 80
     max_instruction_chars: int = 2000
 
@@ -122,7 +124,7 @@ class EvolveResult:
 
 def run_evolution(seeds: list[dict], cfg: EvolveConfig, evolver: Generator, answerer: Generator,
                   judge: Generator | None, log=lambda msg: None) -> EvolveResult:
-    leak = templates.leak_phrases(cfg.ops)
+    leak = templates.leak_vocabulary(tuple(cfg.ops), E.STOP_WORDS)
     seeds = [dict(s) for s in seeds]
     if cfg.answer_seeds:
         todo = [s for s in seeds if not s.get("response")]
@@ -145,15 +147,23 @@ def run_evolution(seeds: list[dict], cfg: EvolveConfig, evolver: Generator, answ
     return EvolveResult(seeds + attempts, summarise(seeds, attempts, cfg))
 
 
+def _round_gen(gen: GenParams, seed: int, round_: int) -> GenParams:
+    """Sampling seed per round: a parent evolved again after a failed attempt gets a fresh
+    sample (the paper's retry), while a resumed run asks the same and hits the cache."""
+    return dataclasses.replace(gen, seed=int.from_bytes(hashlib.sha256(f"{seed}:{round_}".encode()).digest()[:4], "big"))
+
+
 def _one_round(pool, round_, cfg, evolver, answerer, judge, leak) -> list[dict]:
     picks = assign_ops(cfg, [p["id"] for p in pool], round_)
     prompts = [_user(evolution_prompt(op, p, fmt)) for p, (op, fmt) in zip(pool, picks)]
-    outs = evolver.generate(prompts, cfg.evolve_gen)
+    gen = _round_gen(cfg.evolve_gen, cfg.seed, round_)
+    outs = evolver.generate(prompts, gen)
     rows = []
     for parent, (op, fmt), c in zip(pool, picks, outs):
         text = clean_output(c.text) if c.ok else ""
-        rec = new_evolution(parent, round_, op, text, model=evolver.model_id,
-                            gen=cfg.evolve_gen.as_dict(), template_sha=templates.load(op).sha)
+        instruction, input_, lost = E.split_input(op, text, parent.get("input") or "")
+        rec = new_evolution(parent, round_, op, instruction, input_, model=evolver.model_id,
+                            gen=gen.as_dict(), template_sha=templates.load(op).sha)
         rec["format"] = fmt
         rec["checks"] = {}
         if "skill" in parent:
@@ -161,18 +171,22 @@ def _one_round(pool, round_, cfg, evolver, answerer, judge, leak) -> list[dict]:
         if not c.ok:
             rec["status"], rec["reasons"], rec["error"] = "failed", ["backend_error"], c.error
         else:
+            leaked, phrases = E.prompt_leak(text, full_text(parent), leak) if cfg.rules["prompt_leak"] and text else (None, [])
+            if leaked:
+                rec["checks"]["leaked_phrases"] = phrases
             reasons = [r for r in (
                 E.empty_text(text) if cfg.rules["empty"] else None,
                 E.unchanged(text, full_text(parent)) if cfg.rules["unchanged"] and text else None,
                 E.too_long(text, cfg.max_instruction_chars) if cfg.rules["too_long"] else None,
-                E.prompt_leak(text, leak) if cfg.rules["prompt_leak"] and text else None,
+                leaked,
+                lost if cfg.rules["input_lost"] and text else None,
             ) if r]
             if reasons:
                 rec["status"], rec["reasons"] = "eliminated", reasons
         rows.append((parent, rec))
     # answer only what survived the instruction checks: no calls spent on doomed rows
     live = [(p, r) for p, r in rows if r["status"] == "kept"]
-    answers = answerer.generate([_user(r["instruction"]) for _, r in live], cfg.answer_gen)
+    answers = answerer.generate([_user(full_text(r)) for _, r in live], cfg.answer_gen)
     for (_, rec), c in zip(live, answers):
         rec["answer_model"], rec["answer_gen"] = answerer.model_id, cfg.answer_gen.as_dict()
         if not c.ok:
@@ -187,21 +201,34 @@ def _one_round(pool, round_, cfg, evolver, answerer, judge, leak) -> list[dict]:
         if reasons:
             rec["status"], rec["reasons"] = "eliminated", reasons
     if cfg.rules["no_information_gain"] and judge is not None:
-        live = [(p, r) for p, r in rows if r["status"] == "kept"]
-        equal = templates.load("equal_judge")
-        verdicts = judge.generate(
-            [_user(equal.render(first=full_text(p), second=r["instruction"])) for p, r in live], cfg.judge_gen)
-        for (_, rec), c in zip(live, verdicts):
+        _judge_equal([(p, r) for p, r in rows if r["status"] == "kept"], cfg, judge)
+    return [r for _, r in rows]
+
+
+def _judge_equal(live: list[tuple[dict, dict]], cfg: EvolveConfig, judge: Generator) -> None:
+    """The information-gain check. Where the judge exposes token probabilities, the verdict is
+    the likelier of the whole replies "Equal" / "Not Equal" (when they hold at least
+    judge_min_mass); otherwise, or below that mass, its text reply is parsed."""
+    equal = templates.load("equal_judge")
+    prompts = [_user(equal.render(first=full_text(p), second=full_text(r))) for p, r in live]
+    probs = judge.choice_probs(prompts, E.VERDICT_CHOICES)
+    decided = [E.verdict_from_probs(p, cfg.judge_min_mass) for p in probs]
+    need_text = [i for i, (v, _, _) in enumerate(decided) if v == E.UNPARSABLE]
+    texts = dict(zip(need_text, judge.generate([prompts[i] for i in need_text], cfg.judge_gen)))
+    for i, (_, rec) in enumerate(live):
+        verdict, p_equal, mass = decided[i]
+        check = {"verdict": verdict, "source": "probs", "p_equal": p_equal, "mass": round(mass, 4), "model": judge.model_id}
+        if i in texts:
+            c = texts[i]
             if not c.ok:
                 rec["status"], rec["reasons"], rec["error"] = "failed", ["backend_error"], c.error
                 continue
-            verdict = E.parse_equal_verdict(c.text)
-            rec["checks"]["equal_judge"] = {"verdict": verdict, "raw": c.text, "model": judge.model_id}
-            if verdict == E.EQUAL:
-                rec["status"], rec["reasons"] = "eliminated", ["no_information_gain"]
-            elif verdict == E.UNPARSABLE and cfg.judge_unparsable == "eliminate":
-                rec["status"], rec["reasons"] = "eliminated", ["judge_unparsable"]
-    return [r for _, r in rows]
+            check |= {"verdict": E.parse_equal_verdict(c.text), "source": "text", "raw": c.text}
+        rec["checks"]["equal_judge"] = check
+        if check["verdict"] == E.EQUAL:
+            rec["status"], rec["reasons"] = "eliminated", ["no_information_gain"]
+        elif check["verdict"] == E.UNPARSABLE and cfg.judge_unparsable == "eliminate":
+            rec["status"], rec["reasons"] = "eliminated", ["judge_unparsable"]
 
 
 def summarise(seeds: list[dict], attempts: list[dict], cfg: EvolveConfig) -> dict:
@@ -219,6 +246,12 @@ def summarise(seeds: list[dict], attempts: list[dict], cfg: EvolveConfig) -> dic
     reasons = Counter(r for a in attempts for r in a["reasons"])
     verdicts = Counter(a.get("checks", {}).get("equal_judge", {}).get("verdict") for a in attempts)
     verdicts.pop(None, None)
+    sources = Counter(a.get("checks", {}).get("equal_judge", {}).get("source") for a in attempts)
+    sources.pop(None, None)
+    kept_evolved = [a for a in attempts if a["status"] == "kept"]
+    # kept without a readable Equal / Not Equal verdict: the information-gain rule never ran on them
+    unchecked = sum(a.get("checks", {}).get("equal_judge", {}).get("verdict", E.UNPARSABLE) == E.UNPARSABLE
+                    for a in kept_evolved)
     return {
         "seeds": len(seeds),
         "seeds_answered": sum(1 for s in seeds if s.get("response")),
@@ -232,6 +265,9 @@ def summarise(seeds: list[dict], attempts: list[dict], cfg: EvolveConfig) -> dic
         "attempts_by_op_round": {op: dict(sorted(c.items())) for op, c in tried.items()},
         "kept_by_op_round": {op: dict(sorted(c.items())) for op, c in kept.items()},
         "judge_verdicts": dict(verdicts),
+        "judge_verdict_sources": dict(sources),
+        "unchecked_kept": unchecked,
+        "unchecked_kept_share": round(unchecked / len(kept_evolved), 4) if kept_evolved else None,
         "backend_failures": reasons.get("backend_error", 0),
     }
 
@@ -241,3 +277,22 @@ def dataset(records: list[dict], seed: int) -> list[dict]:
     rows = [r for r in records if r["status"] == "kept" and r.get("response")]
     random.Random(seed).shuffle(rows)
     return rows
+
+
+def unchecked_banner(stats: dict) -> str:
+    """One line on how many kept evolutions no judge checked for information gain."""
+    share = stats.get("unchecked_kept_share")
+    if share is None:
+        return "no evolution was kept"
+    return (f"{'WARNING: ' if share > 0.2 else ''}{stats['unchecked_kept']} of "
+            f"{stats['status'].get('kept', 0)} kept evolutions ({share:.0%}) were never checked for "
+            f"information gain (no readable Equal / Not Equal verdict, or the rule is off)")
+
+
+def check_failure_rate(records: list[dict], max_failure_rate: float) -> None:
+    """Fail the stage when more than max_failure_rate of the model-called items failed."""
+    failed = sum(r["status"] == "failed" for r in records)
+    tried = len(records)
+    if tried and failed / tried > max_failure_rate:
+        raise RuntimeError(f"{failed} of {tried} items failed at the model backend (more than max_failure_rate="
+                           f"{max_failure_rate}); records.jsonl keeps every attempt; check the backend and resume")

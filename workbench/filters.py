@@ -2,6 +2,8 @@
 
     exact_duplicate   same instruction + input after normalising case and spacing
     near_duplicate    character 5-gram Jaccard >= threshold (MinHash + LSH, then exact check)
+                      against rows of OTHER lineages only: a child that adds ten words to its
+                      parent is the evolution the paper keeps, not a duplicate of it
     too_short / too_long / response_too_short / response_too_long   length bounds in words
     contaminated      shares a word n-gram with an evaluation instruction
 
@@ -99,6 +101,7 @@ def filter_dataset(rows: list[dict], cfg: FilterConfig, eval_texts: list[str] | 
     lsh = MinHashLSH(cfg.near_dup_threshold) if cfg.near_dup else None
     seen_exact: dict[str, str] = {}
     shingle_of: dict[str, set] = {}
+    root_of: dict[str, str] = {}
     verdict: dict[int, tuple[str, str] | None] = {}
     order = sorted(range(len(rows)), key=lambda i: (rows[i]["round"], rows[i]["id"]))
     for i in order:
@@ -127,13 +130,16 @@ def filter_dataset(rows: list[dict], cfg: FilterConfig, eval_texts: list[str] | 
                 seen_exact[text] = rec["id"]
         if reason is None and lsh is not None:
             sh = shingles(text)
-            for other in lsh.query_insert(rec["id"], sh):
+            for other in sorted(lsh.query_insert(rec["id"], sh)):
+                if other not in root_of or root_of[other] == rec.get("root_id"):
+                    continue  # a dropped row, or its own lineage: evolution, not duplication
                 j = jaccard(sh, shingle_of[other])
                 if j >= cfg.near_dup_threshold:
                     reason = ("near_duplicate", f"of {other} (jaccard {j:.2f})")
                     break
             if reason is None:
                 shingle_of[rec["id"]] = sh
+                root_of[rec["id"]] = rec["root_id"]
         verdict[i] = reason
     kept = [rows[i] for i in range(len(rows)) if verdict[i] is None]
     dropped = [dict(rows[i], drop_reason=verdict[i][0], drop_detail=verdict[i][1])

@@ -86,15 +86,64 @@ def box_by_group(values_by_group: dict[str, list], title: str, y_title: str) -> 
     return fig
 
 
-def mean_with_ci(summary: dict[str, dict], title: str, x_title: str, y_title: str) -> go.Figure:
-    """summary: {group: {"mean", "lo", "hi", "n"}} -> points with 95% interval bars."""
+def mean_with_ci(summary: dict[str, dict], title: str, x_title: str, y_title: str, lines: bool = True) -> go.Figure:
+    """summary: {group: {"mean", "lo", "hi", "n"}} -> points with 95% interval bars, joined by a
+    line only when the groups are ordered (rounds), never across categories."""
     keys = [k for k, s in summary.items() if s["mean"] is not None]
     means = [summary[k]["mean"] for k in keys]
     fig = go.Figure(go.Scatter(
-        x=keys, y=means, mode="lines+markers",
+        x=keys, y=means, mode="lines+markers" if lines else "markers",
         error_y={"type": "data", "symmetric": False,
                  "array": [summary[k]["hi"] - summary[k]["mean"] for k in keys],
                  "arrayminus": [summary[k]["mean"] - summary[k]["lo"] for k in keys]},
         text=[f"n={summary[k]['n']}" for k in keys]))
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title)
+    return fig
+
+
+def share_histogram_by_round(rows: list[dict], key: str, title: str, bins=None) -> go.Figure:
+    """Share of each round's scored rows per bin of scores[key] (rounds differ in size, so
+    counts would mislead); rows whose score is null are left out and the n says so."""
+    import numpy as np
+
+    edges = np.asarray(bins if bins is not None else [x + 0.5 for x in range(0, 11)], dtype=float)
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure()
+    rounds = sorted({r["round"] for r in rows})
+    for rnd in rounds:
+        v = np.array([s for r in rows if r["round"] == rnd and (s := (r.get("scores") or {}).get(key)) is not None])
+        if len(v) == 0:
+            continue
+        counts, _ = np.histogram(v, bins=edges)
+        fig.add_bar(name=f"{'seeds' if rnd == 0 else f'round {rnd}'} (n={len(v)})", x=centres, y=counts / len(v),
+                    width=(edges[1] - edges[0]) * 0.9 / max(len(rounds), 1))
+    fig.update_layout(barmode="group", title=title, xaxis_title=key, yaxis_title="share of the round's rows",
+                      yaxis_tickformat=".0%")
+    return fig
+
+
+OUTCOME_COLOURS = {"win": "#2b8a3e", "tie": "#868e96", "loss": "#c92a2a", "undetermined": "#f3d9a4", "error": "#495057"}
+
+
+def outcome_shares(groups: dict[str, dict], title: str, status: str = "determined") -> go.Figure:
+    """Stacked share of win / tie / loss / undetermined / error per group, n in the label."""
+    names = [f"{g} (n={s['n']})" for g, s in groups.items()]
+    fig = go.Figure()
+    for outcome, colour in OUTCOME_COLOURS.items():
+        fig.add_bar(name=outcome, x=names, y=[s[outcome] / s["n"] if s["n"] else 0 for s in groups.values()],
+                    marker_color=colour)
+    suffix = "" if status == "determined" else " (undetermined: the judge was not consistent)"
+    fig.update_layout(barmode="stack", title=title + suffix, yaxis_title="share of items", yaxis_tickformat=".0%")
+    return fig
+
+
+def verifiable_accuracy(by_candidate: dict[str, dict | None]) -> go.Figure | None:
+    """Prompt- and instruction-level accuracy, strict and loose, per candidate (None if no checks ran)."""
+    shown = {c: v for c, v in by_candidate.items() if v}
+    if not shown:
+        return None
+    fig = go.Figure()
+    for metric in ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose"):
+        fig.add_bar(name=metric.replace("_", " "), x=list(shown), y=[v.get(metric) for v in shown.values()])
+    fig.update_layout(barmode="group", title="Verifiable instruction accuracy", yaxis_tickformat=".0%")
     return fig

@@ -5,8 +5,8 @@
     t.sha                                        # recorded on every record it produced
     t.markers                                    # ["Original Task", "New Task"]
 
-The "leaked template words" elimination rule is derived from the markers of the templates
-actually in use (and the demonstration labels), never from a hand-kept list.
+The "leaked template words" elimination rule is derived from the templates actually in use,
+never from a hand-kept list: see `leak_vocabulary`.
 """
 
 from __future__ import annotations
@@ -60,6 +60,52 @@ def demonstration(fmt: str) -> str:
     if fmt not in FORMATS:
         raise KeyError(f"unknown complicate_input format {fmt!r} (known: {', '.join(FORMATS)})")
     return _read(f"complicate_input_demos/{FORMATS[fmt]}.txt").strip()
+
+
+# Words only a template uses to talk about itself (its sections and its rewriting). "task"
+# alone is not one of them: evolutions legitimately say "the task must ...".
+SELF_REFERENCE = frozenset("rewrite rewrites rewritten rewriting section sections label labels".split())
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_CLAUSE = re.compile(r"[.:;!?()\n\"]+")
+
+
+def content_words(text: str, stop_words: frozenset[str]) -> list[str]:
+    """Lower-cased words minus stop words, CamelCase and snake_case split, so that
+    "#RewrittenTask", "Rewritten_Task" and "the rewritten task" all read ["rewritten", "task"]."""
+    return [w for w in re.findall(r"[^\W_]+", _CAMEL.sub(" ", text).lower()) if w not in stop_words]
+
+
+def phrase_pairs(text: str, stop_words: frozenset[str]) -> set[str]:
+    """Adjacent content-word pairs within each clause: "Rewrite the task below." -> {"rewrite task"}."""
+    pairs = set()
+    for clause in _CLAUSE.split(text):
+        ws = content_words(clause, stop_words)
+        pairs.update(f"{a} {b}" for a, b in zip(ws, ws[1:]))
+    return pairs
+
+
+@cache
+def leak_vocabulary(template_names: tuple[str, ...], stop_words: frozenset[str]) -> frozenset[str]:
+    """Phrases that only a copy of these templates would contain: every content-word pair of
+    their own text that names a part of the template (section labels such as "original task",
+    rule wording such as "section labels", "rewritten task", "rewrite task"), plus the
+    demonstration labels of complicate_input. The item-specific placeholders are left out.
+
+    A pair is matched word by word, so "task" inside "multitasking" never matches, and a
+    leak is only called when the phrase is in the evolution but not in its parent
+    (eliminate.prompt_leak): a seed about "a new task in my to-do app" may keep saying so.
+    """
+    vocab = set()
+    for name in template_names:
+        template = load(name)
+        labels = list(template.markers)
+        if name == "complicate_input":
+            labels += [label for fmt in FORMATS for label in DEMO_LABEL.findall(demonstration(fmt))]
+        vocab.update(" ".join(content_words(label, stop_words)) for label in labels
+                     if len(content_words(label, stop_words)) > 1)
+        text = _PLACEHOLDER.sub(" ", template.text)
+        vocab.update(p for p in phrase_pairs(text, stop_words) if SELF_REFERENCE & set(p.split()))
+    return frozenset(vocab)
 
 
 def leak_phrases(template_names: list[str]) -> list[str]:

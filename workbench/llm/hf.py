@@ -11,12 +11,15 @@ some greedy outputs, so it is part of the model id (and of the cache key).
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import shutil
 from pathlib import Path
 
 from .base import BackendError, Completion, GenParams, Messages
 
+# punctuation that may end a short reply ("7/10", "7, because", "**7**"); "." and ")" may not
+STOP_PUNCTUATION = frozenset("/,;:!?*\"'")
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_ID = "embedded:SmolLM2-135M-Instruct-Q4_1"
 DTYPES = ("auto", "float32", "bfloat16")  # run.dtype; auto = float32 on CPU, the checkpoint's on GPU
@@ -158,69 +161,72 @@ class HFBackend:
         return seqs[:, ids.shape[1]:].tolist()
 
     def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float]]:
-        """Probability of each choice as the complete reply.
+        """Probability of each choice as the complete reply: P(its tokens) x P(a stop follows).
 
-        The prompt is run once; choices that span several tokens ("10" is "1" then "0" for
-        digit-wise tokenisers) are continued from a copy of the prompt's KV cache, so the
-        long prompt is never processed twice.
+        A stop is end-of-reply, whitespace or punctuation such as "/" or "," ("7/10", "7, as")
+        but not a digit, "." or ")": "1" followed by "0" is the rating 10, and "1." opening a
+        numbered list is not the rating 1. The prompt is run once; each choice is scored by
+        extending its KV cache and cropping it back, so the long prompt is never recomputed.
         """
-        import copy
-
         import torch
 
         tok = self.tokenizer
         token_seqs = {c: tuple(tok(c, add_special_tokens=False).input_ids) for c in choices}
-        prefixes = sorted({seq[:i] for seq in token_seqs.values() for i in range(1, len(seq))}, key=len)
+        prefixes = sorted({seq[:i] for seq in token_seqs.values() for i in range(1, len(seq) + 1)}, key=len)
+        stop = self._stop_mask()
         out = []
         for start in range(0, len(prompts), self.batch_size):
             batch = prompts[start:start + self.batch_size]
-            base = [tok(self.render(m), add_special_tokens=False).input_ids for m in batch]
-            ids, mask = self._left_pad(base)
-            # positions count real tokens only, so left padding does not shift them
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            ids, mask = self._left_pad([tok(self.render(m), add_special_tokens=False).input_ids for m in batch])
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)  # real tokens only: left padding shifts nothing
             with torch.inference_mode():
                 res = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+                cache = res.past_key_values
                 logp_after = {(): torch.log_softmax(res.logits[:, -1, :].float(), dim=-1)}
                 for prefix in prefixes:
                     ext = torch.tensor([list(prefix)] * len(batch))
-                    ext_mask = torch.cat([mask, torch.ones_like(ext)], dim=1)
-                    ext_pos = positions[:, -1:] + torch.arange(1, len(prefix) + 1)
-                    more = self.model(input_ids=ext, attention_mask=ext_mask, position_ids=ext_pos,
-                                      past_key_values=copy.deepcopy(res.past_key_values), use_cache=True)
+                    more = self.model(input_ids=ext, attention_mask=torch.cat([mask, torch.ones_like(ext)], dim=1),
+                                      position_ids=positions[:, -1:] + torch.arange(1, len(prefix) + 1),
+                                      past_key_values=cache, use_cache=True)
                     logp_after[prefix] = torch.log_softmax(more.logits[:, -1, :].float(), dim=-1)
+                    cache.crop(-len(prefix))  # back to the prompt alone
+            p_stop = {prefix: lp.exp()[:, stop].sum(-1) for prefix, lp in logp_after.items() if prefix}
             for row in range(len(batch)):
-                seq_lp = {c: sum(float(logp_after[seq[:i]][row, seq[i]]) for i in range(len(seq)))
-                          for c, seq in token_seqs.items()}
-                out.append(exclusive_probs(seq_lp, token_seqs))
+                out.append({c: math.exp(sum(float(logp_after[seq[:i]][row, seq[i]]) for i in range(len(seq))))
+                            * float(p_stop[seq][row]) for c, seq in token_seqs.items()})
         return out
 
-    def answer_losses(self, instructions: list[str | None], answers: list[str], max_length: int = 1024) -> list[float | None]:
-        """Mean cross-entropy of each answer's tokens, after the chat-formatted instruction, or
-        (instruction None) with no context at all. None where no answer token could be scored."""
+    def _stop_mask(self):
+        """Boolean mask over the vocabulary: tokens that end a short reply (see choice_probs)."""
+        if getattr(self, "_stop", None) is None:
+            import torch
+
+            texts = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))])
+            special = set(self.tokenizer.all_special_ids) | self._eos_ids()
+            self._stop = torch.tensor([i in special or (t[:1].isspace() or t[:1] in STOP_PUNCTUATION) and t[:1] != ""
+                                       for i, t in enumerate(texts)])
+        return self._stop
+
+    def continuation_losses(self, contexts: list[list[int]], continuations: list[list[int]]) -> list[float]:
+        """Mean cross-entropy of each continuation's tokens after its context (token ids);
+        every continuation token is scored, the context never is. Contexts must be non-empty."""
         import torch
 
-        tok = self.tokenizer
-        rows = []
-        for inst, ans in zip(instructions, answers):
-            ctx = tok(self.render([{"role": "user", "content": inst}]), add_special_tokens=False).input_ids if inst is not None else []
-            ans_ids = tok(ans, add_special_tokens=False).input_ids
-            ids = (ctx + ans_ids)[:max_length]
-            first_scored = max(len(ctx), 1)  # the very first token of a bare answer has no prediction
-            rows.append((ids, first_scored))
-        out: list[float | None] = [None] * len(rows)
-        scorable = [i for i, (ids, first) in enumerate(rows) if len(ids) > first]
-        for start in range(0, len(scorable), self.batch_size):
-            idx = scorable[start:start + self.batch_size]
-            batch = [rows[i] for i in idx]
-            width = max(len(ids) for ids, _ in batch)
-            pad = tok.pad_token_id
-            ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])  # right padding
-            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r, _ in batch])
+        rows = [(c + a, len(c)) for c, a in zip(contexts, continuations)]
+        out: list[float] = [0.0] * len(rows)
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            width = max(len(rows[i][0]) for i in idx)
+            pad = self.tokenizer.pad_token_id
+            ids = torch.tensor([rows[i][0] + [pad] * (width - len(rows[i][0])) for i in idx])  # right padding
+            mask = torch.tensor([[1] * len(rows[i][0]) + [0] * (width - len(rows[i][0])) for i in idx])
             with torch.inference_mode():
                 logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
             logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
-            for row, (i, (r, first)) in enumerate(zip(idx, batch)):
-                out[i] = float(-logp[row, first - 1:len(r) - 1].mean())
+            for row, i in enumerate(idx):
+                full, first = rows[i]
+                out[i] = float(-logp[row, first - 1:len(full) - 1].mean())  # logits at t predict token t+1
         return out
 
     def _left_pad(self, rows: list[list[int]]):
@@ -241,20 +247,3 @@ class HFBackend:
             elif source:
                 ids.update(source)
         return ids
-
-
-def exclusive_probs(seq_logprobs: dict[str, float], token_seqs: dict[str, tuple]) -> dict[str, float]:
-    """P(answer is exactly c): P(c's tokens) minus the mass that continues into a longer choice.
-
-    With digit-by-digit tokenisers "1" is a prefix of "10", so P("1") alone would count
-    ratings of 10 as well: P_excl("1") = P("1") - P("10").
-    """
-    import math
-
-    probs = {c: math.exp(lp) for c, lp in seq_logprobs.items()}
-    out = {}
-    for c, p in probs.items():
-        longer = sum(q for d, q in probs.items() if d != c and token_seqs[d][:len(token_seqs[c])] == token_seqs[c])
-        out[c] = max(0.0, p - longer)
-    return out
-
