@@ -21,7 +21,7 @@ def test_each_filter_drops_with_its_reason_and_keeps_the_earliest():
     seed = rec("Explain how a rainbow forms after a storm in simple words.")
     rows = [
         rec("Explain how a rainbow forms after a storm, in simple words!", round_=1, parent=seed),  # exact dup after norm
-        rec("Explain how a rainbow forms after a storm in very simple words.", round_=2, parent=seed),  # near dup
+        rec("Explain how a rainbow forms after a storm in very simple words."),  # near dup, another lineage
         seed,
         rec("Hi", round_=1, parent=seed),
         rec("Describe the water cycle for a ten year old child in a short story.", response="", round_=1, parent=seed),
@@ -71,6 +71,6 @@ def test_near_duplicate_filter_never_compares_a_record_with_its_own_lineage():
                  response="an answer")
     kept, dropped = filter_dataset([seed, child], FilterConfig(decontaminate=False))
     assert len(kept) == 2 and dropped == []  # the paper's evolution is kept
-    other = dict(new_seed(text + " and answer in exactly three short bullet points please!"), response="an answer")
+    other = dict(new_seed(text + " and answer in exactly three short bullet points, thanks"), response="an answer")
     kept, dropped = filter_dataset([seed, child, other], FilterConfig(decontaminate=False))
     assert [d["drop_reason"] for d in dropped] == ["near_duplicate"]  # another lineage still is one
