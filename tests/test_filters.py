@@ -21,7 +21,8 @@ def test_each_filter_drops_with_its_reason_and_keeps_the_earliest():
     seed = rec("Explain how a rainbow forms after a storm in simple words.")
     rows = [
         rec("Explain how a rainbow forms after a storm, in simple words!", round_=1, parent=seed),  # exact dup after norm
-        rec("Explain how a rainbow forms after a storm in very simple words."),  # near dup, another lineage
+        rec("Explain how a rainbow forms after a storm in very simple words.", round_=2,
+            parent=rec("Why is the sky blue?")),  # near dup from another lineage
         seed,
         rec("Hi", round_=1, parent=seed),
         rec("Describe the water cycle for a ten year old child in a short story.", response="", round_=1, parent=seed),
