@@ -5,7 +5,7 @@ and embeds the whole conversation. Here:
 
     complexity   scores[score_field] from 04_difficulty (the judge's 1-10 difficulty)
     quality      a 1-10 rating of the answer, by the same rating routine the difficulty judge
-                 uses (`difficulty.rate`) on the single-answer judge template
+                 uses (`rating.rate`) on the single-answer judge template
     score        "auto": complexity x quality when any row has both, else complexity alone,
                  else (no row has any score) no ranking at all: rows are visited in id order
 
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import templates
-from ..difficulty import rate
+from ..rating import rate
 from ..records import full_text
 from .metrics import as_unit
 
