@@ -146,3 +146,11 @@ def test_params_run_the_preflight(tmp_path):
                                                  f"evaluate.eval_set={FIXTURES / 'ifeval.jsonl'}",
                                                  "evaluate.instruction_field=prompt", "evaluate.id_field=key"])
     assert resolved["evaluate"]["checks_format"] == "auto"
+
+
+def test_notebooks_declare_the_mapping_keys():
+    nb = params.stage_notebooks()
+    assert {"labelled_instruction_field", "labelled_input_field", "label_field", "labelled_skill_field",
+            "labelled_id_field"} <= set(params.read_params(nb["difficulty"]))
+    assert {"id_field", "checks_format"} <= set(params.read_params(nb["evaluate"]))
+    assert {"id_field", "source_name", "license"} <= set(params.read_params(nb["seed"]))

@@ -182,3 +182,16 @@ def test_provenance_is_unknown_for_any_source_but_the_bundled_one():
     name, lic, warning = provenance("mine.jsonl")
     assert (name, lic) == ("unknown", "unknown") and "seed.source_name and seed.license" in warning
     assert provenance("mine.jsonl", "My set", "CC-BY-4.0") == ("My set", "CC-BY-4.0", None)
+
+
+def test_card_states_unknown_provenance_with_a_warning_for_foreign_seeds():
+    from workbench.card import NOT_RECORDED, seed_provenance
+
+    name, lic, warning = seed_provenance({"source": "data/mine.jsonl", "source_name": "", "license": ""}, {})
+    assert (name, lic) == ("unknown", "unknown") and "data/mine.jsonl" in warning
+    assert seed_provenance({"source": "bundled", "source_name": "", "license": ""}, {})[:2] == (
+        "bundled Evol-Instruct Workbench seeds", "Apache-2.0")
+    # earlier runs stored the bundled set's name and license as defaults whatever the source
+    old = {"source": "mine.jsonl", "source_name": "bundled Evol-Instruct Workbench seeds", "license": "Apache-2.0"}
+    assert seed_provenance(old, {})[:2] == ("unknown", "unknown")
+    assert seed_provenance({}, {}) == (NOT_RECORDED, NOT_RECORDED, None)

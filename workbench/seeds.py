@@ -95,6 +95,8 @@ def provenance(source: str, source_name: str = "", license_: str = "") -> tuple[
     license apply only to the bundled set; any other source is "unknown" unless stated."""
     if source == BUNDLED:
         return source_name or BUNDLED_NAME, license_ or BUNDLED_LICENSE, None
+    if (source_name, license_) == (BUNDLED_NAME, BUNDLED_LICENSE):
+        source_name = license_ = ""  # earlier runs stored the bundled set's as defaults for any source
     name, lic = source_name or UNKNOWN, license_ or UNKNOWN
     missing = [k for k, v in (("seed.source_name", name), ("seed.license", lic)) if v == UNKNOWN]
     warning = (f"seeds from {source!r} with {' and '.join(missing)} not stated: check the source's "
