@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from workbench import compare as C
 from workbench.io import write_json
 
@@ -13,11 +15,19 @@ def fake_run(root: Path, name: str, rounds: int, temp: float, means: list[float]
                                                                "evolve": {"rounds": rounds, "temperature": temp}}})
     write_json(d / "02_evolve" / "stats.json", {"attempts": 10, "kept_rate": 0.5, "dataset": 8,
                                                 "reason_share": {"prompt_leak": 0.3, "unchanged": 0.2}})
-    write_json(d / "04_difficulty" / "stats.json", {"difficulty": {
+    write_json(d / "04_difficulty" / "stats.json", {"judge_verdict": "not validated",
+                                                    "claim": {"id": "difficulty_rises", "verdict": "undetermined"},
+                                                    "difficulty": {
         "overall": {"mean": sum(means) / len(means)},
         "by_round": {str(i): {"mean": m, "lo": m - 0.5, "hi": m + 0.5, "n": 4} for i, m in enumerate(means)}}})
-    write_json(d / "07_evaluate" / "stats.json", {"pairs": {"evolved_vs_seeds": {
-        "overall": {"score": win}, "by_bucket": {"easy": {"score": win}, "hard": {"score": win / 2}}}}})
+    write_json(d / "07_evaluate" / "stats.json", {
+        "claims": [{"id": "evolved_tuned_wins", "statement": "evolved beats seeds", "verdict": "undetermined",
+                    "interval": [win - 0.2, win + 0.2]}],
+        "pairs": {"evolved_vs_seeds": {
+            "status": "determined" if win >= 0.5 else "undetermined",
+            "overall": {"win_rate": win, "win_rate_lo": win - 0.2, "win_rate_hi": win + 0.2, "headline": win},
+            "by_bucket": {"easy": {"win_rate": win, "win_rate_lo": 0.1, "win_rate_hi": 0.9},
+                          "hard": {"win_rate": win / 2, "win_rate_lo": 0.1, "win_rate_hi": 0.9}}}}})
     return d
 
 
@@ -28,12 +38,16 @@ def test_summaries_legends_and_figures(tmp_path):
     labels = C.legend_labels(summaries)
     assert labels == ["evolve.rounds=1", "evolve.rounds=2"]
     fig = C.difficulty_by_round(summaries, labels)
-    assert [t.name for t in fig.data] == labels and list(fig.data[1].y) == [3.0, 4.5, 5.0]
+    assert [t.name for t in fig.data] == [f"{lab} (judge not validated)" for lab in labels]
+    assert list(fig.data[1].y) == [3.0, 4.5, 5.0]
     assert list(C.elimination_rates(summaries, labels).data[0].y) == [0.3, 0.2]
     win = C.win_rates(summaries, labels)
     assert list(win.data[0].y) == [0.6, None, 0.3, 0.6]
+    assert list(win.data[1].y) == [None] * 4 and win.data[1].name.endswith("(undetermined)")  # no number drawn
     assert len(C.diversity_metrics(summaries, labels).data) == 0  # no 05 stats: no bars, no crash
     assert C.table(summaries, labels)[1]["evolved_vs_seeds"] == 0.4
+    claims = C.claims(summaries, labels)
+    assert [c["verdict"] for c in claims] == ["undetermined"] * 4 and claims[1]["evidence"]["interval"] == pytest.approx([0.4, 0.8])
 
 
 def test_compare_notebook_runs_headless(tmp_path):

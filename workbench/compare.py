@@ -58,9 +58,16 @@ def legend_labels(summaries: list[dict]) -> list[str]:
     return [", ".join(f"{k}={s['params'].get(k)}" for k in keys) or s["run_id"] for s in summaries]
 
 
+def judge_label(summary: dict, label: str) -> str:
+    """A run's legend entry, marked when its difficulty judge was not validated on human labels."""
+    verdict = summary["difficulty"].get("judge_verdict")
+    return label if verdict in (None, "validated") else f"{label} (judge {verdict})"
+
+
 def difficulty_by_round(summaries: list[dict], labels: list[str]) -> go.Figure:
     fig = go.Figure()
     for s, label in zip(summaries, labels):
+        label = judge_label(s, label)
         by_round = s["difficulty"].get("difficulty", {}).get("by_round", {})
         pts = [(int(r), v) for r, v in by_round.items() if v.get("mean") is not None]
         if pts:
@@ -84,27 +91,52 @@ def elimination_rates(summaries: list[dict], labels: list[str]) -> go.Figure:
     return fig
 
 
-def diversity_metrics(summaries: list[dict], labels: list[str],
-                      metrics=("mean_pairwise_cosine_distance", "mean_nn_distance", "vendi_per_item", "cluster_entropy")) -> go.Figure:
+def diversity_metrics(summaries: list[dict], labels: list[str], metric: str = "vendi") -> go.Figure:
+    """Seeds and evolved rows of each run at equal n (05's subsampling), with 95% intervals:
+    raw metrics grow with n, so runs of different sizes are never compared on them."""
     fig = go.Figure()
     for s, label in zip(summaries, labels):
-        overall = s["diversity"].get("metrics", {}).get("overall")
-        if overall:
-            fig.add_bar(name=label, x=list(metrics), y=[overall.get(m) for m in metrics])
-    fig.update_layout(barmode="group", title="Diversity of the dataset (overall)")
+        cmp = s["diversity"].get("equal_n", {}).get("seeds_vs_evolved", {})
+        groups = [(g, cmp.get("groups", {}).get(g, {}).get(metric)) for g in ("seeds", "evolved")]
+        groups = [(g, v) for g, v in groups if v and v.get("mean") is not None]
+        if groups:
+            fig.add_bar(name=f"{label} (n={cmp.get('n')})", x=[g for g, _ in groups], y=[v["mean"] for _, v in groups],
+                        error_y={"type": "data", "symmetric": False, "array": [v["hi"] - v["mean"] for _, v in groups],
+                                 "arrayminus": [v["mean"] - v["lo"] for _, v in groups]})
+    fig.update_layout(barmode="group", title=f"Diversity ({metric}) of seeds and evolved rows at equal n (95% interval)")
     return fig
 
 
 def win_rates(summaries: list[dict], labels: list[str], pair: str = "evolved_vs_seeds") -> go.Figure:
+    """Win rate (wins / decided) with its Wilson interval per bucket; an undetermined comparison
+    draws no bar and says so in the legend."""
     fig = go.Figure()
     buckets = ["easy", "medium", "hard"]
     for s, label in zip(summaries, labels):
         res = s["evaluate"].get("pairs", {}).get(pair)
-        if res:
-            fig.add_bar(name=label, x=buckets + ["overall"],
-                        y=[res["by_bucket"].get(b, {}).get("score") for b in buckets] + [res["overall"]["score"]])
-    fig.update_layout(barmode="group", title=f"{pair}: (W + 0.5 T) / N by difficulty bucket", yaxis_range=[0, 1])
+        if not res:
+            continue
+        groups = [res["by_bucket"].get(b, {}) for b in buckets] + [res["overall"]]
+        rate = [g.get("win_rate") if res.get("status") == "determined" else None for g in groups]
+        fig.add_bar(name=label if res.get("status") == "determined" else f"{label} (undetermined)",
+                    x=buckets + ["overall"], y=rate,
+                    error_y={"type": "data", "symmetric": False,
+                             "array": [(g.get("win_rate_hi") or 0) - r if r is not None else 0 for g, r in zip(groups, rate)],
+                             "arrayminus": [r - (g.get("win_rate_lo") or 0) if r is not None else 0 for g, r in zip(groups, rate)]})
+    fig.update_layout(barmode="group", title=f"{pair.replace('_vs_', ' vs ')}: win rate by difficulty bucket (95% Wilson)",
+                      yaxis_range=[0, 1], yaxis_tickformat=".0%")
     return fig
+
+
+def claims(summaries: list[dict], labels: list[str]) -> list[dict]:
+    """The paper's three claims per run, as each stage stated them: one row per run and claim."""
+    rows = []
+    for s, label in zip(summaries, labels):
+        stated = [s["difficulty"].get("claim"), s["diversity"].get("claim"), *s["evaluate"].get("claims", [])]
+        for c in filter(None, stated):
+            rows.append({"run": label, "claim": c.get("statement", c.get("id")), "verdict": c.get("verdict"),
+                         "evidence": {k: v for k, v in c.items() if k not in ("id", "statement", "verdict")}})
+    return rows
 
 
 def table(summaries: list[dict], labels: list[str]) -> list[dict]:
@@ -114,7 +146,8 @@ def table(summaries: list[dict], labels: list[str]) -> list[dict]:
         ev = s["evolve"]
         pair = s["evaluate"].get("pairs", {}).get("evolved_vs_seeds", {}).get("overall", {})
         rows.append({"run": label, "attempts": ev.get("attempts"), "kept_rate": ev.get("kept_rate"),
-                     "dataset": ev.get("dataset"),
+                     "unchecked_kept_share": ev.get("unchecked_kept_share"), "dataset": ev.get("dataset"),
                      "mean_difficulty": s["difficulty"].get("difficulty", {}).get("overall", {}).get("mean"),
-                     "evolved_vs_seeds": pair.get("score")})
+                     "judge": s["difficulty"].get("judge_verdict"),
+                     "evolved_vs_seeds": pair.get("headline")})
     return rows
