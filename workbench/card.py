@@ -101,6 +101,9 @@ def dataset_card(run_dir: Path, rows: list[dict], summary: dict) -> str:
         f"`{summary['source']}` of the run by the Evol-Instruct Workbench (`workbench export`). "
         f"Load it from this folder with:\n\n```python\nimport datasets\n{LOADING[summary['format']]}\n```\n",
     ]
+    if summary.get("incomplete"):  # exported with --allow-incomplete: the first thing a reader sees
+        parts.insert(2, "> **Incomplete:** exported with `--allow-incomplete` although "
+                     + "; ".join(summary["incomplete"]) + ".\n")
     if summary["left_out_no_response"]:
         parts.append(f"{summary['left_out_no_response']} rows without a response were left out of this "
                      "training format.\n")
@@ -139,5 +142,25 @@ def dataset_card(run_dir: Path, rows: list[dict], summary: dict) -> str:
                 "reason", "no elimination recorded" if evolve_stats else "02_evolve/stats.json not found"),
         _counts("Filter drops by reason (03_filter/stats.json)", filter_stats.get("dropped_by_reason") or {},
                 "reason", "no row dropped" if filter_stats else "no 03_filter stage in this run"),
+        validity_section(run_dir, evolve_stats),
     ]
     return "\n".join(parts)
+
+
+def validity_section(run_dir: Path, evolve_stats: dict) -> str:
+    """What a reader must know before trusting the run's numbers: unchecked evolutions, the
+    difficulty judge's validation against human labels, and the paper's claims as stated."""
+    difficulty = stage_stats(run_dir, "04_difficulty")
+    val = difficulty.get("validation") or {}
+    judge, base = val.get("judge") or {}, val.get("baseline_word_count") or {}
+    rows = [("kept evolutions no judge checked for information gain", _value(evolve_stats.get("unchecked_kept_share"))),
+            ("difficulty judge", difficulty.get("judge_verdict", "no 04_difficulty stage in this run")),
+            ("judge Spearman vs human labels (95% CI)", f"{judge.get('rho')} [{judge.get('lo')}, {judge.get('hi')}], n={judge.get('n')}"
+             if judge else NOT_RECORDED),
+            ("word-count baseline Spearman", _value(base.get("rho")) if base else NOT_RECORDED)]
+    claims = [difficulty.get("claim"), stage_stats(run_dir, "05_diversity").get("claim"),
+              *stage_stats(run_dir, "07_evaluate").get("claims", [])]
+    rows += [(c.get("statement", c.get("id")), c.get("verdict")) for c in claims if c]
+    note = ("" if difficulty.get("judge_verdict") == "validated" else
+            "\n> Difficulty scores in these rows come from a judge that was not validated against human labels.\n")
+    return "## Validity\n\n" + _table(("check", "result"), rows) + "\n" + note
