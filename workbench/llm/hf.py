@@ -196,15 +196,18 @@ class HFBackend:
                             * float(p_stop[seq][row]) for c, seq in token_seqs.items()})
         return out
 
-    def _stop_mask(self):
-        """Boolean mask over the vocabulary: tokens that end a short reply (see choice_probs)."""
+    def _stop_mask(self, width: int | None = None):
+        """Boolean mask over the vocabulary (padded to the logits' width): tokens that end a
+        short reply (see choice_probs)."""
         if getattr(self, "_stop", None) is None:
             import torch
 
             texts = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))])
             special = set(self.tokenizer.all_special_ids) | self._eos_ids()
-            self._stop = torch.tensor([i in special or (t[:1].isspace() or t[:1] in STOP_PUNCTUATION) and t[:1] != ""
-                                       for i, t in enumerate(texts)])
+            width = max(width or 0, self.model.get_output_embeddings().weight.shape[0], len(texts))
+            self._stop = torch.zeros(width, dtype=torch.bool)
+            self._stop[:len(texts)] = torch.tensor([i in special or t[:1].isspace() or t[:1] in STOP_PUNCTUATION
+                                                    for i, t in enumerate(texts)])
         return self._stop
 
     def continuation_losses(self, contexts: list[list[int]], continuations: list[list[int]]) -> list[float]:
