@@ -75,7 +75,7 @@ report
 # %%
 DS.score_rows(rows, judge, load_backend(ifd_name, st.run) if ifd else None, judge_mode, min_mass, ifd_max_length)
 write_jsonl(st.path("records.jsonl"), rows)
-stats = DS.stage_stats(rows, source, report, st.run["seed"])
+stats = DS.stage_stats(rows, source, report, st.run["seed"], labelled_report.stats() if validate else None)
 st.write_stats(stats)
 verdict = stats["judge_verdict"]
 {k: stats[k] for k in ("rows", "judge_verdict", "mean_difficulty_by_round", "claim")}

@@ -82,10 +82,10 @@ judge = st.generator(judge_model)
 
 # %%
 results, samples = ES.evaluate(st, items, answers, pairs, judge, judge_mode, min_mass, single_scoring, verifiable)
-results |= {"models": models, "answer_errors": {c: {str(i): e for i, e in errs.items()} for c, errs in answer_errors.items()}}
+results |= {"eval_set": items_report.stats(), "models": models, "answer_errors": {c: {str(i): e for i, e in errs.items()} for c, errs in answer_errors.items()}}
 write_json(st.path("results.json"), results)
 write_jsonl(st.path("samples.jsonl"), samples)
-st.write_stats({k: results[k] for k in ("items", "judge", "pairs", "single", "verifiable", "claims")})
+st.write_stats({k: results[k] for k in ("items", "eval_set", "judge", "pairs", "single", "verifiable", "claims")})
 results["claims"]
 
 # %% [markdown]

@@ -51,6 +51,8 @@ def answer_all(st, items: list[dict], models: dict[str, str], max_new_tokens: in
 def evaluate(st, items: list[dict], answers: dict, pairs: list, judge, judge_mode: str, min_mass: float,
              single_scoring: bool, verifiable: bool) -> tuple[dict, list[dict]]:
     """-> (results, samples) for the pairwise comparisons, single scores and verifiable checks."""
+    if not items:
+        raise ValueError("07_evaluate: no eval item to evaluate; check evaluate.eval_set, its field mapping and evaluate.n")
     results: dict = {"items": len(items), "judge": judge.model_id, "pairs": {}, "single": {}, "verifiable": {},
                      "claims": []}
     samples = [dict(it, answers={c: answers[c][i] for c in answers}) for i, it in enumerate(items)]
