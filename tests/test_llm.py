@@ -17,7 +17,7 @@ def test_model_strings():
     assert parse_model_string("embedded") == ("embedded", "", None)
     assert parse_model_string("hf:HuggingFaceTB/SmolLM2-360M") == ("hf", "HuggingFaceTB/SmolLM2-360M", None)
     assert parse_model_string("openai:qwen@http://127.0.0.1:8000/v1") == ("openai", "qwen", "http://127.0.0.1:8000/v1")
-    for bad in ("gpt-4", "openai:gpt-4", "openai:@http://x", "vllm:x"):
+    for bad in ("gpt-4", "openai:gpt-4", "openai:@http://x", "mlx:x"):
         with pytest.raises(BackendError):
             parse_model_string(bad)
     assert "not found" in check_model_string("hf:./no/such/model")
