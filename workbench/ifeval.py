@@ -262,7 +262,7 @@ def no_comma(text):
     return "," not in text
 
 
-# IFEval id -> (checker, its kwargs); kwargs rules live in checks.ARG_RULES
+# IFEval id -> checker; its keyword arguments are checked by the rules in checks.ARG_RULES
 TYPES = {
     "keywords:existence": keywords_existence,
     "keywords:frequency": keywords_frequency,
