@@ -8,13 +8,16 @@ decoding each template group as its own small batch loses more than prefill save
      the token ids themselves, so no template knowledge is needed and nothing is re-tokenised);
   2. each group's prefix is prefilled once at batch 1 (or continued from a stored prefix: the
      template part is kept across calls in a small LRU store);
-  3. each row's cache is laid out as [pad][its prefix][pad][its suffix], with an attention
-     mask that hides both pads; `generate` prefills all suffixes as one batch on top of the
-     assembled caches and decodes every prompt of the chunk together.
+  3. each group's own tokens (after the prefix) go through the model as one batch on top of
+     the prefix; every row's cache (all its tokens but the last) is then right-aligned into
+     one batch laid out exactly like the plain left-padded one, and `generate` decodes every
+     prompt of the chunk together from there.
 
-Positions come from the attention mask (cumsum), so every real token keeps the position it has
-in the plain path, and masked slots add exactly zero to attention: greedy outputs match the
-plain left-padded batch (tests/test_prefix_cache.py checks it on the real model).
+Every real token keeps the position it has in the plain path, the decode batch has the plain
+path's width, mask and positions, and masked slots add exactly zero to attention: greedy
+outputs match the plain left-padded batch (tests/test_prefix_cache.py checks it on the real
+model). A padded suffix batch over the whole chunk was tried first: one long suffix (a
+complicate_input demonstration) padded every row to its length and widened decoding.
 """
 
 from __future__ import annotations
@@ -122,42 +125,60 @@ def as_cache(model, layers: list[tuple]):
     return DynamicCache(ddp_cache_data=layers, config=model.config)
 
 
-def assemble(model, seqs: list[list[int]], groups: list[Group], store: PrefixStore, pad_id: int):
-    """-> (input_ids, attention_mask, cache) for `generate`: the cache holds every row's prefix,
-    right-aligned in a block as wide as the longest prefix; input_ids holds each row's suffix,
-    right-aligned after that block. `generate` skips the cached block and prefills the rest."""
+def _row_caches(model, seqs: list[list[int]], group: Group, kv) -> list[list[tuple]]:
+    """Per member: per-layer (keys, values) [kv_heads, len - 1, head_dim] for all its tokens but
+    the last. The members' own tokens after the prefix go through the model as one batch on top
+    of the shared prefix, right-padded: causal attention keeps the pads out of every real
+    token's view, and the pads' entries are cut off afterwards."""
     import torch
 
-    prefix_of = {}
-    for g in groups:
-        prefix = tuple(seqs[g.members[0]][:g.prefix_len])
-        kv = store.kv(model, prefix, keep=len(g.members) > 1) if prefix else None
-        for m in g.members:
-            prefix_of[m] = (g.prefix_len, kv)
-    width_p = max(p for p, _ in prefix_of.values())
-    width_s = max(len(seqs[i]) - prefix_of[i][0] for i in range(len(seqs)))
-    n, width = len(seqs), width_p + width_s
+    p = group.prefix_len
+    tails = [seqs[m][p:-1] for m in group.members]
+    longest = max(len(t) for t in tails)
+    if longest == 0:
+        return [[(k[0], v[0]) for k, v in kv] if kv is not None else None for _ in group.members]
+    k_rows = len(tails)
+    ids = torch.tensor([t + [t[-1] if t else 0] * (longest - len(t)) for t in tails], device=model.device)
+    mask = torch.tensor([[1] * (p + len(t)) + [0] * (longest - len(t)) for t in tails], device=model.device)
+    positions = torch.arange(p, p + longest, device=model.device).expand(k_rows, -1)
+    past = as_cache(model, [(k.expand(k_rows, -1, -1, -1), v.expand(k_rows, -1, -1, -1)) for k, v in kv]) if kv else None
+    with torch.inference_mode():
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=past, use_cache=True)
+    layers = out.past_key_values.layers
+    return [[(layer.keys[j, :, :p + len(t)], layer.values[j, :, :p + len(t)]) for layer in layers]
+            for j, t in enumerate(tails)]
+
+
+def assemble(model, seqs: list[list[int]], groups: list[Group], store: PrefixStore, pad_id: int):
+    """-> (input_ids, attention_mask, cache) for `generate`, laid out exactly like the plain
+    left-padded batch: input_ids and mask are the plain ones, and the cache holds every row's
+    tokens but the last, right-aligned, so `generate` starts by feeding the last column."""
+    import torch
+
+    n, width = len(seqs), max(len(s) for s in seqs)
     ids = torch.full((n, width), pad_id, dtype=torch.long)
     mask = torch.zeros((n, width), dtype=torch.long)
     for row, seq in enumerate(seqs):
-        p = prefix_of[row][0]
-        suffix = seq[p:]
-        ids[row, width_p - p:width_p] = torch.tensor(seq[:p], dtype=torch.long)
-        ids[row, width - len(suffix):] = torch.tensor(suffix, dtype=torch.long)
-        mask[row, width_p - p:width_p] = 1
-        mask[row, width - len(suffix):] = 1
+        ids[row, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
+        mask[row, width - len(seq):] = 1
+    rows: list = [None] * n
+    for g in groups:
+        prefix = tuple(seqs[g.members[0]][:g.prefix_len])
+        kv = store.kv(model, prefix, keep=len(g.members) > 1) if prefix else None
+        for m, row_kv in zip(g.members, _row_caches(model, seqs, g, kv)):
+            rows[m] = row_kv
     cache = None
-    if width_p:
-        sample = next(kv for _, kv in prefix_of.values() if kv is not None)
+    sample = next((r for r in rows if r is not None), None)
+    if sample is not None and width > 1:
         layers = []
         for layer, (k0, v0) in enumerate(sample):
-            keys = k0.new_zeros((n, k0.shape[1], width_p, k0.shape[3]))
-            values = v0.new_zeros((n, v0.shape[1], width_p, v0.shape[3]))
-            for row in range(n):
-                p, kv = prefix_of[row]
-                if p:
-                    keys[row, :, width_p - p:] = kv[layer][0][0]
-                    values[row, :, width_p - p:] = kv[layer][1][0]
+            keys = k0.new_zeros((n, k0.shape[0], width - 1, k0.shape[2]))
+            values = v0.new_zeros((n, v0.shape[0], width - 1, v0.shape[2]))
+            for row, row_kv in enumerate(rows):
+                if row_kv is not None:
+                    k, v = row_kv[layer]
+                    keys[row, :, width - 1 - k.shape[1]:] = k
+                    values[row, :, width - 1 - v.shape[1]:] = v
             layers.append((keys, values))
         cache = as_cache(model, layers)
     return ids.to(model.device), mask.to(model.device), cache
