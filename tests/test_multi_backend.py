@@ -128,3 +128,22 @@ def test_vllm_real_backend_loads_a_local_model():  # pragma: no cover - GPU mach
     backend = load_backend(f"vllm:{embedded_model_dir()}", {})
     outs = backend.generate([[{"role": "user", "content": "Say hi."}]], GenParams(max_new_tokens=8))
     assert outs[0].ok and outs[0].text
+
+
+class _StreamingProbs:
+    model_id, chunk_size = "fake:probs", 100
+
+    def choice_probs_each(self, prompts, choices):
+        yield [(1, {"Equal": 0.1, "Not Equal": 0.9}), (0, None)]
+        raise KeyboardInterrupt
+
+    def choice_probs(self, prompts, choices):  # pragma: no cover - the stream is used
+        raise AssertionError("streaming backends are not called per chunk")
+
+
+def test_streamed_probabilities_are_cached_as_they_arrive_and_none_is_not(tmp_path):
+    cache = ResponseCache(tmp_path / "r.sqlite")
+    gen = Generator(_StreamingProbs(), cache)
+    with pytest.raises(KeyboardInterrupt):
+        gen.choice_probs(_prompts(4), ["Equal", "Not Equal"])
+    assert len(cache) == 1  # the delivered probabilities; "no probabilities" is asked again

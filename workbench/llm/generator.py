@@ -102,13 +102,16 @@ class Generator:
         kind = "choices:" + "|".join(choices)
         keys = [cache_key(self.model_id, p, GenParams(max_new_tokens=1), 0, kind) for p in prompts]
 
-        def call(idx):
-            probs = self.backend.choice_probs([prompts[i] for i in idx], choices)
-            # no probabilities is a failed item: not cached, asked again next time
-            return [Completion(json.dumps(p)) if p is not None else Completion(None, error="no probabilities")
-                    for p in probs]
+        def as_completion(p):  # no probabilities is a failed item: not cached, asked again next time
+            return Completion(json.dumps(p)) if p is not None else Completion(None, error="no probabilities")
 
-        out = self._cached(keys, call, count_errors=False, task="score")
+        def call(idx):
+            return [as_completion(p) for p in self.backend.choice_probs([prompts[i] for i in idx], choices)]
+
+        each = getattr(self.backend, "choice_probs_each", None)
+        stream = None if each is None else (lambda idx: (
+            [(pos, as_completion(p)) for pos, p in batch] for batch in each([prompts[i] for i in idx], choices)))
+        out = self._cached(keys, call, count_errors=False, stream=stream, task="score")
         return [json.loads(c.text) if c.ok else None for c in out]
 
     def ask(self, text: str, gen: GenParams = GenParams()) -> Completion:

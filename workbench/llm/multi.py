@@ -119,11 +119,15 @@ class ServerPool:
                 out[pos] = c
         return out  # type: ignore[return-value]
 
+    def choice_probs_each(self, prompts: list[Messages], choices: list[str]) -> Iterator[list[tuple[int, dict | None]]]:
+        for batch in self._each(prompts, lambda server, m: server.choice_probs([m], choices)[0]):
+            yield [(pos, None if isinstance(r, BaseException) else r) for pos, r in batch]
+
     def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float] | None]:
         out: list = [None] * len(prompts)
-        for batch in self._each(prompts, lambda server, m: server.choice_probs([m], choices)[0]):
+        for batch in self.choice_probs_each(prompts, choices):
             for pos, r in batch:
-                out[pos] = None if isinstance(r, BaseException) else r
+                out[pos] = r
         return out
 
 
