@@ -32,6 +32,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/diversity.py
+	$(BIN)/python bench/scale.py
 
 lab: setup
 	$(BIN)/workbench lab
