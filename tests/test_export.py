@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.export import FILES, FORMATS, export
+from workbench.export import FILES, FORMATS, ExportError, export
 from workbench.io import write_json, write_jsonl
 from workbench.records import new_evolution, new_seed
 
@@ -136,3 +136,69 @@ def test_cli_export_and_missing_selection(tmp_path):
     assert r.returncode == 2 and "unknown format 'csv'" in r.stderr
     r = workbench("export", str(tmp_path), "--format", "jsonl", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "not a run folder" in r.stderr
+
+
+def _set_stage(run_dir: Path, stage: str, **info) -> None:
+    m = json.loads((run_dir / "manifest.json").read_text())
+    m["stages"][stage] = info
+    write_json(run_dir / "manifest.json", m)
+
+
+def test_a_failed_stage_is_not_exported_unless_allowed_and_then_the_card_says_so(tmp_path):
+    run_dir = make_run(tmp_path)
+    _set_stage(run_dir, "02_evolve", status="failed", error="RuntimeError: 61% of items failed (max_failure_rate 0.3)")
+    r = workbench("export", str(run_dir), "--format", "jsonl", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "not exporting an incomplete dataset: stage 02_evolve is failed" in r.stderr
+    assert "--allow-incomplete" in r.stderr and not (tmp_path / "x").exists()
+    r = workbench("export", str(run_dir), "--format", "jsonl", "--out", str(tmp_path / "x"), "--allow-incomplete")
+    assert r.returncode == 0, r.stderr
+    assert "warning: incomplete export" in r.stderr
+    card = (tmp_path / "x" / "README.md").read_text()
+    assert "> **Incomplete:** exported with `--allow-incomplete` although stage 02_evolve is failed" in card
+    assert "max_failure_rate" in card
+
+
+def test_a_failed_filter_stops_the_export_of_the_unfiltered_rows(tmp_path):
+    run_dir = make_run(tmp_path)
+    _set_stage(run_dir, "03_filter", status="failed", error="OSError: [Errno 28] No space left on device")
+    with pytest.raises(ExportError, match="stage 03_filter is failed"):
+        export(run_dir, "jsonl", tmp_path / "x")
+
+
+def test_an_empty_dataset_is_not_exported_unless_allowed(tmp_path):
+    run_dir = make_run(tmp_path)
+    write_jsonl(run_dir / "02_evolve" / "dataset.jsonl", [])
+    with pytest.raises(ExportError, match="02_evolve/dataset.jsonl has no rows"):
+        export(run_dir, "alpaca", tmp_path / "x")
+    summary = export(run_dir, "alpaca", tmp_path / "x", allow_incomplete=True)
+    assert summary["rows_written"] == 0 and "has no rows" in (tmp_path / "x" / "README.md").read_text()
+
+
+def test_a_corrupt_manifest_leaves_no_dataset_without_its_card(tmp_path):
+    run_dir = make_run(tmp_path)
+    (run_dir / "manifest.json").write_text('{"run_id": "x", "stages": {')
+    r = workbench("export", str(run_dir), "--format", "jsonl", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "manifest.json:1: invalid JSON" in r.stderr
+    assert not (tmp_path / "x" / "train.jsonl").exists()
+    assert not list(tmp_path.glob(".x.export-*"))  # no temp folder left behind either
+
+
+def test_out_pointing_at_a_file_is_a_clear_error(tmp_path):
+    run_dir = make_run(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    r = workbench("export", str(run_dir), "--format", "jsonl", "--out", str(tmp_path / "notes.txt"))
+    assert r.returncode == 2 and "is a file; give a folder" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_exported_files_are_readable_by_colleagues(tmp_path):
+    import os
+
+    run_dir = make_run(tmp_path)
+    old = os.umask(0o022)
+    try:
+        export(run_dir, "hf", tmp_path / "hf")
+    finally:
+        os.umask(old)
+    for path in [tmp_path / "hf", *(tmp_path / "hf").rglob("*")]:
+        assert path.stat().st_mode & 0o044 == 0o044, path  # group and others may read

@@ -83,3 +83,104 @@ def test_capped_takes_rows_from_every_group(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"run": {"limit": 0, "model": "embedded"}}))
     assert len(Stage(tmp_path, "x").capped(rows)) == 15
     assert [r["round"] for r in Stage(tmp_path, "x").capped(rows, limit=5)] == [0, 1, 2, 0, 1]
+
+
+def test_resume_runs_only_the_stages_the_run_was_started_for(tmp_path):
+    out = tmp_path / "out"
+    r = workbench("run", "params/smoke.yaml", "--stages", "01_seed", "--outputs", str(out))
+    assert r.returncode == 0, r.stderr
+    run_dir = only_run(out)
+    assert read_json(run_dir / "manifest.json")["requested_stages"] == ["01_seed"]
+    r = workbench("run", "--resume", str(run_dir))  # no --stages: 01_seed only, not 02_evolve ... 07
+    assert r.returncode == 0, r.stderr
+    assert "01_seed] done already, skipped" in r.stdout and "02_evolve" not in r.stdout
+    stages = read_json(run_dir / "manifest.json")["stages"]
+    assert all(info["status"] == "pending" for s, info in stages.items() if s != "01_seed")
+
+
+def test_a_run_folder_in_use_is_refused_naming_its_holder(tmp_path):
+    import os
+    import socket
+
+    from workbench.runlock import RunLock
+
+    out = tmp_path / "out"
+    assert workbench("run", "params/smoke.yaml", "--stages", "01_seed", "--outputs", str(out)).returncode == 0
+    run_dir = only_run(out)
+    with RunLock(run_dir):
+        r = workbench("run", "--resume", str(run_dir))
+    assert r.returncode == 2 and r.stderr.count("error:") == 1
+    assert f"is in use by pid {os.getpid()} on host {socket.gethostname()} since 20" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = workbench("run", "--resume", str(run_dir))  # released: the next one goes ahead
+    assert r.returncode == 0, r.stderr
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
+    from datetime import datetime
+    from pathlib import Path as P
+
+    from workbench import runner
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 1, 1, 12, 0, 0, tzinfo=tz)
+
+    monkeypatch.setattr(runner, "datetime", Frozen)
+    (tmp_path / "20260101-120000_x").mkdir()
+    (tmp_path / "20260101-120000_x-2").mkdir()
+    # another process wins the name between a look and the mkdir: the look says "free"
+    monkeypatch.setattr(P, "exists", lambda self: False)
+    assert runner.new_folder(tmp_path, "x").name == "20260101-120000_x-3"
+
+
+def test_the_kernel_dies_with_the_runners_process_group(tmp_path):
+    import os
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "run", "params/smoke.yaml", "--stages",
+                             "01_seed", "--outputs", str(tmp_path / "out")], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kernel, deadline = None, time.monotonic() + 60
+    while kernel is None and proc.poll() is None and time.monotonic() < deadline:
+        kernel = next((int(p) for p in os.listdir("/proc") if p.isdigit() and _is_kernel_of(int(p), proc.pid)), None)
+        time.sleep(0.05)
+    assert kernel is not None, "no kernel seen"
+    time.sleep(1.0)  # let it start up fully, parent poll included
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.1)  # ipykernel's own parent poll runs once a second: this is well before it
+    assert not _alive(kernel)
+
+
+def _is_kernel_of(pid: int, parent: int) -> bool:
+    try:
+        stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(stat[1]) == parent and b"ipykernel" in open(f"/proc/{pid}/cmdline", "rb").read()
+    except (OSError, IndexError, ValueError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie nobody reaped is dead too
+
+
+def test_files_honour_the_umask(tmp_path):
+    import os
+
+    from workbench.io import write_json
+
+    old = os.umask(0o027)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640
+    write_json(tmp_path / "b.json", {"x": 1})
+    assert (tmp_path / "b.json").stat().st_mode & 0o777 == 0o666 & ~old

@@ -49,7 +49,8 @@ class ResponseCache:
                 " prompt_tokens INTEGER, completion_tokens INTEGER, created REAL)"
             )
             self._db.commit()
-            self._db.execute("BEGIN IMMEDIATE")  # takes the write lock: fails at once on a read-only cache
+            # a write rolled back: a read-only file or folder fails here, not after the first batch
+            self._db.execute("INSERT OR REPLACE INTO responses (key) VALUES ('write-check')")
             self._db.rollback()
         except (OSError, sqlite3.Error) as e:
             raise CacheNotWritable(f"response cache {self.path} cannot be written ({e}); fix its permissions, "

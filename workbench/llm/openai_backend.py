@@ -147,7 +147,7 @@ def reply_text(response) -> tuple[str | None, str | None]:
         return None, f"server reply is not JSON: {_short(response, 80)}"
     choices = getattr(response, "choices", None)
     if not isinstance(choices, list) or not choices:
-        return None, f"server returned no choices ({_shape(response)})"
+        return None, "server returned no choices"
     message = getattr(choices[0], "message", None)
     if message is None:
         return None, "server returned a choice without a message"
@@ -229,10 +229,6 @@ def whole_reply_probs(response, choices: list[str]) -> dict[str, float] | None:
 
 def _count(value) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
-def _shape(obj) -> str:
-    return "an empty reply" if obj is None else f"a {type(obj).__name__}"
 
 
 def _short(text: str, n: int = 300) -> str:
