@@ -56,6 +56,7 @@ judge = st.generator(judge_model)
 if validate:
     labelled, labelled_report = eval_sets.load_labelled(labelled_set, instruction_field=labelled_instruction_field, input_field=labelled_input_field, label_field=label_field, skill_field=labelled_skill_field, id_field=labelled_id_field)
     labelled = st.capped(labelled, by="difficulty", limit=validation_limit)  # spread over the label range
+    print(labelled_report.summary())
 print(f"scoring {len(rows)} rows from {source} with judge {judge.model_id}")
 
 # %% [markdown]

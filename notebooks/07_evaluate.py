@@ -53,6 +53,7 @@ from workbench.stage import open_stage
 
 st = open_stage(run_dir, "07_evaluate")
 items, items_report = eval_sets.load_eval_items(eval_set, instruction_field=instruction_field, input_field=input_field, skill_field=skill_field, difficulty_field=difficulty_field, checks_field=checks_field, id_field=id_field, checks_format=checks_format, read_checks=verifiable)
+print(items_report.summary())
 if verifiable:
     CK.validate_specs([it for it in items if it["checks"]])
 # a subset keeps every difficulty bucket (the paper's high-difficulty analysis needs hard items),
