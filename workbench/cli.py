@@ -157,6 +157,9 @@ def setup(rebuild: bool = typer.Option(False, help="dequantise the embedded mode
     marker = model_cache_dir() / ".embedded-ready"
     marker.write_text(str(path) + "\n")
     typer.echo(f"embedded model ready: {path}")
+    from .lab import set_default_viewers
+
+    typer.echo(f"JupyterLab opens .py notebooks as notebooks: {set_default_viewers()}")
 
 
 @app.command()
@@ -165,9 +168,13 @@ def lab(
     token: str = typer.Option("", help="access token; empty lets Jupyter make one and print it"),
     browser: bool = typer.Option(False, help="open a browser"),
 ):
-    """JupyterLab on notebooks/ with the project kernel; jupytext opens the .py notebooks as notebooks."""
+    """JupyterLab on the project folder (notebooks/ and outputs/runs/) with the project kernel;
+    .py notebooks open as notebooks on double-click."""
+    from .lab import set_default_viewers
+
+    set_default_viewers()  # also here: a venv set up before this setting existed gets it now
     args = [sys.executable, "-m", "jupyter", "lab", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.root_dir={P.REPO_ROOT / 'notebooks'}"]
+            f"--ServerApp.root_dir={P.REPO_ROOT}", "--LabApp.default_url=/lab/tree/notebooks"]
     if token:
         args.append(f"--IdentityProvider.token={token}")
     if not browser:

@@ -190,6 +190,9 @@ def execute_stage(run: Run, stage: str, cwd: Path | None = None, progress: bool 
     partial = stage_dir / ".notebook.partial.ipynb"  # papermill rewrites its output after every cell
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    # the executed copy is a plain notebook: JupyterLab's jupytext refuses to open an .ipynb
+    # whose pairing metadata names a notebook.py that does not exist
+    nb.metadata.pop("jupytext", None)
     run.manifest["stages"][stage] = {"status": "running", "started": utc_now(), "notebook": f"{stage}/notebook.ipynb"}
     t0 = time.perf_counter()
     parameters = {"run_dir": str(run.dir), **run.manifest["params"][section]}

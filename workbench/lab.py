@@ -1,0 +1,45 @@
+"""JupyterLab set-up for `workbench lab`: .py notebooks open as notebooks on double-click.
+
+JupyterLab opens a file with its type's default viewer, and for .py that is the text editor
+unless a setting names jupytext's "Jupytext Notebook" factory. The setting goes into this
+environment's `share/jupyter/lab/settings/overrides.json` (read by every JupyterLab started
+from this venv), merged with whatever else that file holds, so the user's own settings are
+left alone:
+
+    {"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+DOCMANAGER = "@jupyterlab/docmanager-extension:plugin"
+JUPYTEXT_FACTORY = "Jupytext Notebook"  # the widget factory name the jupytext lab extension registers
+
+
+def overrides_path(prefix: Path | str = sys.prefix) -> Path:
+    return Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+
+
+def set_default_viewers(prefix: Path | str = sys.prefix, doctypes=("python",)) -> Path:
+    """Make the jupytext notebook the default viewer for these file types; idempotent.
+    A viewer the file already names for a type is kept (someone chose it)."""
+    path = overrides_path(prefix)
+    settings = {}
+    if path.is_file():
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise ValueError(f"{path}: not valid JSON ({e}); fix or remove it") from None
+    viewers = settings.setdefault(DOCMANAGER, {}).setdefault("defaultViewers", {})
+    changed = False
+    for doctype in doctypes:
+        if doctype not in viewers:
+            viewers[doctype] = JUPYTEXT_FACTORY
+            changed = True
+    if changed or not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    return path
