@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -42,11 +43,41 @@ def counts_bar(counts: dict, title: str, x_title: str = "", y_title: str = "coun
     return fig
 
 
+ASSETS_DIR = "figures_assets"  # in the run folder: one plotly.js for every figure of the run
+
+
+def _run_folder(path: Path) -> Path | None:
+    """The run folder a figure lies in (the nearest folder above it holding params.yaml)."""
+    for folder in path.parents:
+        if (folder / "params.yaml").is_file():
+            return folder
+    return None
+
+
+def shared_plotlyjs(figure_path: Path | str) -> Path:
+    """<run>/figures_assets/plotly-<js version>.min.js, written once from the installed plotly
+    package (the version is in the name: a run resumed under another plotly keeps both).
+    A figure saved outside a run folder gets the file in its own folder."""
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+    from .io import atomic_write_text
+
+    figure_path = Path(figure_path).resolve()
+    home = _run_folder(figure_path) or figure_path.parent
+    asset = home / ASSETS_DIR / f"plotly-{get_plotlyjs_version()}.min.js"
+    if not asset.is_file():
+        asset.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(asset, get_plotlyjs())
+    return asset
+
+
 def save(fig: go.Figure, path: Path | str) -> Path:
-    """HTML that loads plotly.js once from the CDN rather than embedding 3 MB per figure."""
+    """HTML that loads the run's one shared plotly.js by relative path: it renders offline, opened
+    from disk or from JupyterLab, and the run folder can be moved or zipped as a whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(path, include_plotlyjs="cdn")
+    js = shared_plotlyjs(path)
+    fig.write_html(path, include_plotlyjs=Path(os.path.relpath(js, path.resolve().parent)).as_posix())
     return path
 
 
