@@ -104,6 +104,11 @@ def dataset_card(run_dir: Path, rows: list[dict], summary: dict) -> str:
     if summary.get("incomplete"):  # exported with --allow-incomplete: the first thing a reader sees
         parts.insert(2, "> **Incomplete:** exported with `--allow-incomplete` although "
                      + "; ".join(summary["incomplete"]) + ".\n")
+    curated = summary.get("curation") or {}  # marks made in 00_explore (curation.jsonl)
+    if curated.get("rejected") or curated.get("accepted"):
+        parts.append(f"Curated by hand in the workbench explorer: {curated.get('rejected', 0)} rows marked rejected "
+                     f"were left out; {curated.get('accepted', 0)} of the exported rows were marked accepted "
+                     f"(the marks, with notes, are in the run's `curation.jsonl`).\n")
     if summary["left_out_no_response"]:
         parts.append(f"{summary['left_out_no_response']} rows without a response were left out of this "
                      "training format.\n")

@@ -13,6 +13,9 @@ Rows are the latest dataset the run has: 03_filter/dataset.jsonl, else 02_evolve
     hf        dataset_dict.json + train/   DatasetDict({"train"}) with FLAT_COLUMNS + messages
     every     README.md        dataset card: teacher models, params hash, git sha, counts, drops, seeds
 
+Rows whose last curation mark (`<run>/curation.jsonl`, made in 00_explore) is "rejected" are
+left out of every format, and the card counts them: rows in = written + rejected + no response.
+
 alpaca and sharegpt are training formats: a row without a response would teach an empty answer,
 so such rows are left out of them and the card counts them. The other formats keep every row.
 A synthetic dataset is only reusable when its teacher models, settings and seed license travel
@@ -33,6 +36,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .curation import load_marks, without_rejected
 from .io import (
     atomic_write_bytes,
     atomic_write_text,
@@ -204,6 +208,12 @@ def export(run_dir: Path | str, fmt: str, out: Path | str, selection: bool = Fal
     source = str(src.relative_to(run_dir))
     manifest = _read_manifest(run_dir)  # before anything is written: a corrupt one stops here
     rows = read_jsonl(src)
+    # --- curation (curation.py): rows a researcher rejected in 00_explore are left out ---
+    rows_in = len(rows)
+    marks = load_marks(run_dir)
+    rows, rejected = without_rejected(rows, marks)
+    curated = {"rejected": rejected, "accepted": sum(marks.get(r.get("id"), {}).get("mark") == "accepted" for r in rows)}
+    # --- end curation ---
     incomplete = incomplete_reasons(manifest, source, rows)
     if incomplete and not allow_incomplete:
         raise ExportError(f"{run_dir}: not exporting an incomplete dataset: {'; '.join(incomplete)}. "
@@ -215,8 +225,9 @@ def export(run_dir: Path | str, fmt: str, out: Path | str, selection: bool = Fal
         os.chmod(tmp, 0o777 & ~current_umask())
         path, written = write_rows(fmt, tmp, rows)
         summary = {"run_dir": str(run_dir), "source": source, "format": fmt,
-                   "file": path.name, "rows_in": len(rows), "rows_written": written,
-                   "left_out_no_response": len(rows) - written, "incomplete": incomplete}
+                   "file": path.name, "rows_in": rows_in, "rows_written": written,
+                   "left_out_no_response": len(rows) - written, "incomplete": incomplete,
+                   "curation": curated}
         atomic_write_text(tmp / "README.md", dataset_card(run_dir, rows, summary))
         _move_into(tmp, out)
     finally:
