@@ -18,6 +18,10 @@
 # evolution tree: each attempt with its round, operation, status, elimination reasons and
 # judge verdict; the instruction as a word diff against its parent; the answer folded away.
 # Filter by operation, status and round. Below: what the elimination step threw out.
+#
+# To curate, pick a record under the tree, mark it accepted or rejected with a note and
+# save: marks are appended to `<run>/curation.jsonl` (kept across kernel restarts; the last
+# mark per record wins) and `workbench export` leaves rejected rows out.
 
 # %% tags=["parameters"]
 run_dir = ""  # run folder to explore; empty means the latest run
@@ -30,6 +34,15 @@ from workbench.stage import latest_run
 run = run_dir or str(latest_run())
 print("run:", run)
 browser(run)
+
+# %% [markdown]
+# ## Curation so far
+# Counts of the current marks (re-run this cell after marking).
+
+# %%
+from workbench.curation import curation_stats, load_marks
+
+curation_stats(load_marks(run), load_records(run))
 
 # %% [markdown]
 # ## Eliminations per rule, op and round

@@ -64,3 +64,26 @@ def test_export_without_marks_is_unchanged(tmp_path):
     summary = export(run, "alpaca", tmp_path / "out")
     assert summary["rows_written"] == 4 and summary["curation"] == {"rejected": 0, "accepted": 0}
     assert "Curated by hand" not in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_explorer_marks_a_record_and_a_fresh_browser_shows_it(tmp_path):
+    from workbench.explore import browser, tree_html
+
+    run = make_run(tmp_path)
+    records = read_jsonl(run / "02_evolve" / "records.jsonl")
+    ui = browser(run)
+    seed_pick, _, tree, curate = ui.children
+    counts, record_pick, actions = curate.children
+    verdict, note, save = actions.children
+    seed_pick.value = records[0]["id"]  # the seed whose lineage has two evolutions
+    target = record_pick.options[1][1]
+    record_pick.value, verdict.value, note.value = target, "rejected", "constraint ignored"
+    save.click()
+    assert C.load_marks(run)[target]["note"] == "constraint ignored"
+    assert "✗ rejected" in tree.value and "constraint ignored" in tree.value
+    assert "1 rejected" in counts.value
+    # a kernel restart: a new browser reads the marks back from the run folder
+    assert "✗ rejected" in tree_html(records, records[0]["id"], C.load_marks(run))
+    fresh = browser(run)
+    fresh.children[0].value = records[0]["id"]
+    assert "✗ rejected" in fresh.children[2].value

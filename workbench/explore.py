@@ -12,6 +12,7 @@ import difflib
 import html
 from pathlib import Path
 
+from . import curation as C
 from .io import read_json, read_jsonl
 from .records import full_text
 
@@ -67,9 +68,14 @@ def word_diff_html(old: str, new: str) -> str:
     return " ".join(parts)
 
 
-def record_card(rec: dict, parent: dict | None, depth: int) -> str:
+MARK_BADGES = {"accepted": "<b style='color:#2a7'>✓ accepted</b>", "rejected": "<b style='color:#c33'>✗ rejected</b>"}
+
+
+def record_card(rec: dict, parent: dict | None, depth: int, mark: dict | None = None) -> str:
     colour = {"kept": "#2a7", "eliminated": "#c33", "failed": "#888"}[rec["status"]]
     head = f"round {rec['round']} · {rec['op'] or 'seed'} · <b style='color:{colour}'>{rec['status']}</b>"
+    if mark:  # the researcher's curation mark (curation.py), with its note
+        head += f" · {MARK_BADGES[mark['mark']]}" + (f" <i>({html.escape(mark['note'])})</i>" if mark.get("note") else "")
     if rec["reasons"]:
         head += f" · {', '.join(rec['reasons'])}"
     verdict = rec.get("checks", {}).get("equal_judge")
@@ -85,12 +91,21 @@ def record_card(rec: dict, parent: dict | None, depth: int) -> str:
             f"<details><summary>answer</summary><div style='white-space:pre-wrap'>{answer}</div></details></div>")
 
 
-def tree_html(records: list[dict], root_id: str, **filters) -> str:
+def tree_html(records: list[dict], root_id: str, marks: dict | None = None, **filters) -> str:
     by_id = {r["id"]: r for r in records}
     rows = lineage(records, root_id, **filters)
     if not rows:
         return "<i>nothing matches these filters</i>"
-    return "".join(record_card(r, by_id.get(r["parent_id"]), d) for d, r in rows)
+    marks = marks or {}
+    return "".join(record_card(r, by_id.get(r["parent_id"]), d, marks.get(r["id"])) for d, r in rows)
+
+
+def curation_summary_html(marks: dict, records: list[dict], root_id: str | None) -> str:
+    """One line: marks over the run, and over the seed on screen."""
+    run = C.curation_stats(marks, records)
+    seed = C.stats_by_seed(marks, records).get(root_id, {"records": 0, "accepted": 0, "rejected": 0})
+    return (f"curation — run: {run['accepted']} accepted, {run['rejected']} rejected, {run['unmarked']} unmarked"
+            f" · this seed: {seed['accepted']} accepted, {seed['rejected']} rejected of {seed['records']}")
 
 
 def browser(run_dir: Path | str):
@@ -108,15 +123,36 @@ def browser(run_dir: Path | str):
                                    description="status")
     round_pick = w.IntRangeSlider(value=(0, max_round), min=0, max=max(max_round, 1), description="rounds")
     out = w.HTML()
+    # curation: marks are read from the run folder, so they survive a kernel restart
+    marks = C.load_marks(run_dir)
+    record_pick = w.Dropdown(description="record", layout=w.Layout(width="90%"))
+    verdict_pick = w.ToggleButtons(options=["accepted", "rejected", "unmarked"], value="accepted", description="mark")
+    note = w.Text(placeholder="why (optional)", description="note", layout=w.Layout(width="60%"))
+    save = w.Button(description="save mark")
+    counts = w.HTML()
 
     def refresh(*_):
         if seed_pick.value is None:
             out.value = "<i>no seeds in this run</i>"
             return
-        out.value = tree_html(records, seed_pick.value, ops=set(op_pick.value),
-                              statuses=set(status_pick.value), rounds=round_pick.value)
+        filters = dict(ops=set(op_pick.value), statuses=set(status_pick.value), rounds=round_pick.value)
+        out.value = tree_html(records, seed_pick.value, marks, **filters)
+        record_pick.options = [(f"round {r['round']} · {r['op'] or 'seed'} · {r['instruction'][:60]}", r["id"])
+                               for _, r in lineage(records, seed_pick.value, **filters)]
+        counts.value = curation_summary_html(marks, records, seed_pick.value)
+
+    def on_save(_):
+        if record_pick.value is None:
+            return
+        C.mark(run_dir, record_pick.value, verdict_pick.value, note.value)
+        marks.clear()
+        marks.update(C.load_marks(run_dir))
+        note.value = ""
+        refresh()
 
     for widget in (seed_pick, op_pick, status_pick, round_pick):
         widget.observe(refresh, names="value")
+    save.on_click(on_save)
     refresh()
-    return w.VBox([seed_pick, w.HBox([op_pick, status_pick, round_pick]), out])
+    curate = w.VBox([counts, record_pick, w.HBox([verdict_pick, note, save])])
+    return w.VBox([seed_pick, w.HBox([op_pick, status_pick, round_pick]), out, curate])
