@@ -113,3 +113,24 @@ def test_embedded_model_greedy_outputs_identical_to_plain_path():
     assert [c.text for c in shared] == [c.text for c in plain]
     assert [c.completion_tokens for c in shared] == [c.completion_tokens for c in plain]
     assert all(c.text for c in shared)
+
+
+@pytest.mark.slow
+def test_embedded_model_choice_probs_match_the_plain_path():
+    from workbench import templates
+    from workbench.llm.hf import EMBEDDED_ID, HFBackend, embedded_model_dir
+
+    pairs = [("Name three rivers.", "Name three rivers in Europe, longest first."),
+             ("Explain why the sky is blue.", "Explain why the sky is blue."),
+             ("Write a haiku.", "Write a haiku about autumn rain in Kyoto."),
+             ("List two uses of baking soda.", "List two uses of baking soda in cleaning, with reasons.")]
+    prompts = [[{"role": "user", "content": templates.load("equal_judge").render(first=a, second=b)}] for a, b in pairs]
+    backend = HFBackend(str(embedded_model_dir()), batch_size=16, model_id=EMBEDDED_ID)
+    shared = backend.choice_probs(prompts, ["Equal", "Not Equal"])
+    assert len(backend.prefixes._entries) == 1  # the judge template, prefilled once
+    backend.share_prefix = False
+    plain = backend.choice_probs(prompts, ["Equal", "Not Equal"])
+    for s, p in zip(shared, plain):
+        assert s.keys() == p.keys()
+        for c in s:
+            assert s[c] == pytest.approx(p[c], rel=1e-3, abs=1e-6)

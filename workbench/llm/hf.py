@@ -170,6 +170,8 @@ class HFBackend:
         """
         import torch
 
+        from .prefix_cache import prefill_shared
+
         tok = self.tokenizer
         token_seqs = {c: tuple(tok(c, add_special_tokens=False).input_ids) for c in choices}
         prefixes = sorted({seq[:i] for seq in token_seqs.values() for i in range(1, len(seq) + 1)}, key=len)
@@ -177,10 +179,15 @@ class HFBackend:
         out = []
         for start in range(0, len(prompts), self.batch_size):
             batch = prompts[start:start + self.batch_size]
-            ids, mask = self._left_pad([tok(self.render(m), add_special_tokens=False).input_ids for m in batch])
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)  # real tokens only: left padding shifts nothing
+            rows = [tok(self.render(m), add_special_tokens=False).input_ids for m in batch]
             with torch.inference_mode():
-                res = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+                if self.share_prefix:  # judge templates: prefixes prefilled once, same layout as below
+                    res, mask = prefill_shared(self.model, rows, self.prefixes, tok.pad_token_id)
+                else:
+                    ids, mask = self._left_pad(rows)
+                    res = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                                     use_cache=True)
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)  # real tokens only: left padding shifts nothing
                 cache = res.past_key_values
                 logp_after = {(): torch.log_softmax(res.logits[:, -1, :].float(), dim=-1)}
                 for prefix in prefixes:

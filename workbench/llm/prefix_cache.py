@@ -194,3 +194,18 @@ def generate_shared(model, seqs: list[list[int]], store: PrefixStore, pad_id: in
         out = model.generate(input_ids=ids, attention_mask=mask, past_key_values=cache,
                              pad_token_id=pad_id, **generate_kwargs)
     return out[:, ids.shape[1]:].tolist()
+
+
+def prefill_shared(model, seqs: list[list[int]], store: PrefixStore, pad_id: int):
+    """The forward pass over a left-padded batch, computed on shared-prefix caches: -> (output
+    with logits for the last column and the full cache, attention mask). Same layout as
+    model(input_ids=left-padded ids, ...), so scoring code can continue from it unchanged."""
+    import torch
+
+    ids, mask, cache = assemble(model, seqs, group_by_prefix(seqs), store, pad_id)
+    start = cache.get_seq_length() if cache is not None else 0
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        out = model(input_ids=ids[:, start:], attention_mask=mask, position_ids=positions[:, start:],
+                    past_key_values=cache, use_cache=True)
+    return out, mask
