@@ -45,3 +45,10 @@ def test_git_tracks_no_ipynb_or_outputs():
     assert not [f for f in tracked if f.endswith(".ipynb")]
     assert not [f for f in tracked if f.startswith("outputs/")]
     assert not [f for f in tracked if f.startswith(".venv/")]
+
+
+def test_every_run_key_is_read_somewhere():
+    """A run-section key that no module reads is a parameter silently ignored."""
+    sources = "\n".join(p.read_text() for p in (REPO / "workbench").rglob("*.py") if p.name != "params.py")
+    unread = [k for k in P.RUN_PARAMS if f'"{k}"' not in sources and f"'{k}'" not in sources]
+    assert unread == []

@@ -37,7 +37,6 @@ limit = 0  # cap on items each stage processes, for quick runs; 0 means no cap [
 model = "embedded"  # default model for every stage: embedded | hf:<path or name> | openai:<model>@<base_url>
 batch_size = 16  # prompts per generate() call for local models [>0]
 dtype = "auto"  # local model weights: auto (float32 on CPU, the checkpoint's on GPU), float32, or bfloat16 (faster on CPU, changes some outputs) {auto|float32|bfloat16}
-max_new_tokens = 256  # default cap on generated tokens per completion [>0]
 api_key_env = "OPENAI_API_KEY"  # env var holding the API key for openai: models (never written to disk)
 max_concurrency = 8  # parallel requests to an OpenAI-compatible server [>0]
 max_retries = 5  # retries per request on 429/5xx/timeouts [min 0]
