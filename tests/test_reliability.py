@@ -212,9 +212,9 @@ def test_choice_probs_are_of_the_whole_reply(positions, finish, expect):
 
 
 def test_a_split_ten_rates_near_ten_through_the_difficulty_judge(tmp_path):
-    from workbench.difficulty import rate
     from workbench.llm.cache import ResponseCache
     from workbench.llm.generator import Generator
+    from workbench.rating import rate
 
     positions = [("1", .9, [("1", .9), ("9", .1)]), ("0", .99, [("0", .99)])]
     with StubServer(logprobs=_logprobs(positions)) as server:

@@ -94,6 +94,10 @@ def sweep(
     with _preflight():
         plan = SW.expand(params_file)
         selected = runner.select_stages(stages)
+        if not dry_run:
+            runner.check_writable(outputs / "sweeps", "outputs folder")
+            for combo in plan.combinations[:1]:
+                runner.check_outputs(outputs, combo.params)
     for combo in plan.combinations:
         values = " ".join(f"{k}={v!r}" for k, v in combo.values.items())
         typer.echo(f"{combo.name}  {values}  (params hash {P.params_hash(combo.params)})")

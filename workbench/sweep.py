@@ -131,7 +131,7 @@ def run_sweep(sweep: Sweep, outputs: Path, stages: list[str], log=print) -> dict
     log(f"sweep folder: {sweep_dir} ({len(sweep.combinations)} runs)")
     for combo, entry in zip(sweep.combinations, manifest["runs"]):
         sets = [f"{k}={json.dumps(v)}" for k, v in combo.values.items()]
-        the_run = runner.create_run(combo.params, outputs, str(sweep.path), sets)
+        the_run = runner.create_run(combo.params, outputs, str(sweep.path), sets, stages)
         the_run.manifest["sweep"] = {"sweep_id": sweep_dir.name, "values": combo.values}
         the_run.save()
         entry.update(run_dir=os.path.relpath(the_run.dir, outputs), status="running")
