@@ -92,8 +92,6 @@ def judge_pairs(items: list[dict], answers_1: list, answers_2: list, judge, mode
     live = [i for i in range(len(items)) if answers_1[i] is not None and answers_2[i] is not None]
     p1 = [pairwise_prompt(items[i], answers_1[i], answers_2[i]) for i in live]
     p2 = [pairwise_prompt(items[i], answers_2[i], answers_1[i]) for i in live]
-    v1: list = [None] * len(live)
-    v2: list = [None] * len(live)
     raw1: list = [None] * len(live)
     raw2: list = [None] * len(live)
     errors: dict[int, str] = {}
