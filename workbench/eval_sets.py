@@ -72,6 +72,16 @@ def _rows(source: str, report: LoadReport, on_bad_line: str, fields: list[Field]
         yield line, row
 
 
+def _identified_texts(report, row, fields, line, seen) -> tuple:
+    """-> (the row's id, its instruction / input / skill texts), or (id, None) when the row was
+    dropped (a bad or duplicate id, or a text field that is no text) and counted in the report."""
+    id_, reason, detail = resolve_id(row, fields[3], line, seen)
+    if reason:
+        report.drop(line, id_, reason, detail)
+        return id_, None
+    return id_, _text_fields(report, row, fields[:3], line, id_)
+
+
 def load_labelled(source: str = "bundled", *, instruction_field: str = "instruction", input_field: str = "input",
                   label_field: str = "difficulty", skill_field: str = "skill", id_field: str = "id",
                   on_bad_line: str = "fail") -> tuple[list[dict], LoadReport]:
@@ -82,14 +92,10 @@ def load_labelled(source: str = "bundled", *, instruction_field: str = "instruct
     label = Field("label", label_field, "difficulty.label_field", "difficulty", True)
     rows, seen = [], set()
     for line, row in _rows(source, report, on_bad_line, fields + [label]):
-        id_, reason, detail = resolve_id(row, fields[3], line, seen)
-        if reason:
-            report.drop(line, id_, reason, detail)
-            continue
-        raw = get_path(row, label_field)
-        texts = _text_fields(report, row, fields[:3], line, id_)
+        id_, texts = _identified_texts(report, row, fields, line, seen)
         if texts is None:
             continue
+        raw = get_path(row, label_field)
         if raw is MISSING:
             report.drop(line, id_, "no_label", f"no {label_field!r} field")
             continue
@@ -120,11 +126,7 @@ def load_eval_items(source: str = "bundled", *, instruction_field: str = "instru
     diff = Field("difficulty", difficulty_field, "evaluate.difficulty_field", "difficulty")
     items, seen = [], set()
     for line, row in _rows(source, report, on_bad_line, fields + [diff]):
-        id_, reason, detail = resolve_id(row, fields[3], line, seen)
-        if reason:
-            report.drop(line, id_, reason, detail)
-            continue
-        texts = _text_fields(report, row, fields[:3], line, id_)
+        id_, texts = _identified_texts(report, row, fields, line, seen)
         if texts is None:
             continue
         raw = get_path(row, difficulty_field) if difficulty_field else None
