@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from ..config import StageConfig
 from .projection import PROJECTIONS, UMAP_MISSING, umap_available
 from .selection import SELECTION_SCORES, SELECTION_TEXTS
 
-
 @dataclass(frozen=True)
-class Config:
+class Config(StageConfig):
     embed_model: str = "minilm"
     batch_size: int = 64
     knn_k: int = 10
@@ -40,15 +40,6 @@ class Config:
         errors = check_config({f.name: getattr(self, f.name) for f in fields(self)})
         if errors:
             raise ValueError("; ".join(errors))
-
-    @classmethod
-    def from_namespace(cls, namespace: dict) -> Config:
-        """The config from a dict holding (at least) every field by name, e.g. a notebook's globals()."""
-        missing = [f.name for f in fields(cls) if f.name not in namespace]
-        if missing:
-            raise KeyError(f"05_diversity parameters missing: {', '.join(missing)}")
-        return cls(**{f.name: namespace[f.name] for f in fields(cls)})
-
 
 def check_config(values: dict) -> list[str]:
     """Checks on the diversity params section that a type cannot express (params.SECTION_CHECKS)."""
