@@ -1,8 +1,9 @@
 """What a notebook needs from its run folder: paths, the run section, generators, stats.
 
-    st = open_stage(run_dir, "01_seed")
-    seeds = st.read_input("01_seed", "records.jsonl")   # earlier stages' files only
-    gen = st.generator(model)                           # cached; stats land in stats.json
+    st = open_stage(run_dir, "02_evolve")
+    seeds = st.rows("seeds")                # earlier stages' files, by role (run_folder.FILES)
+    gen = st.generator(model)               # cached; stats land in stats.json
+    st.write_rows("attempts", records)      # this stage's own files, by role
     st.write_stats({...})
 
 A stage reads only files in the run folder, never another notebook's kernel state.
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from .io import read_jsonl, write_json
+from .io import read_jsonl, write_json, write_jsonl
 from .llm import Generator, get_generator
+from .run_folder import FILES, RunFolder, stage_of
 
 OUTPUTS = Path(__file__).resolve().parent.parent / "outputs"
 # The dataset a later stage works on: the filtered one where 03_filter ran, else the evolved one.
@@ -50,6 +52,7 @@ class Stage:
         self.params = yaml.safe_load(params_file.read_text(encoding="utf-8"))
         self.run = self.params["run"]
         self.cache_dir = self.run_dir.parent.parent / "cache"
+        self.folder = RunFolder(self.run_dir)
         self._generators: list[Generator] = []
 
     @property
@@ -96,6 +99,23 @@ class Stage:
             raise MissingInputError(f"{self.name} needs one of {', '.join(candidates)} in {self.run_dir}; "
                                     "run the earlier stages first")
         return read_jsonl(self.run_dir / found), found
+
+    def rows(self, role: str) -> list[dict]:
+        """Rows of an earlier stage's file, by role; MissingInputError naming the stage to run."""
+        return self.folder.rows(role)
+
+    def latest_dataset(self) -> tuple[list[dict], str]:
+        """The filtered dataset where 03_filter ran, else the evolved one, and its role."""
+        return self.folder.latest_dataset()
+
+    def out(self, role: str) -> Path:
+        """Where this stage writes a role's file; a stage writes only its own files."""
+        if stage_of(role) != self.name:
+            raise ValueError(f"{self.name} cannot write {FILES[role]} (it belongs to {stage_of(role)})")
+        return self.folder.file(role)
+
+    def write_rows(self, role: str, rows) -> int:
+        return write_jsonl(self.out(role), rows)
 
     def generator(self, model: str = "") -> Generator:
         gen = get_generator(model or self.run["model"], self.run, self.cache_dir)
