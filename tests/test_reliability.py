@@ -26,7 +26,7 @@ def cli(*args, env=None):
 
 
 @pytest.mark.parametrize("fault,expect", [
-    ("timeout", "APITimeoutError"), ("malformed", "JSONDecodeError"), ("empty", "server returned no choices"),
+    ("timeout", "timed out"), ("malformed", "not JSON"), ("empty", "server returned no choices"),
     (502, "HTTP 502"), (400, "HTTP 400"),
 ])
 def test_each_fault_becomes_a_recorded_failure(fault, expect):
@@ -63,7 +63,7 @@ def test_request_timeout_is_a_total_deadline_against_a_dripping_server():
         t0 = time.monotonic()
         [c] = backend.generate([MSG], GenParams())
         took = time.monotonic() - t0
-    assert not c.ok and "APITimeoutError" in c.error and took < 3.0
+    assert not c.ok and "timed out" in c.error and took < 3.0
 
 
 def test_an_echoed_key_is_scrubbed_from_the_error(monkeypatch):

@@ -8,9 +8,9 @@ null message, non-text content, a body that is not JSON), comes back as
 Completion(text=None, error=...) so the stage records it and goes on: a server never
 crashes a stage.
 
-`request_timeout` is a total deadline per request: httpx's timeouts are per socket read,
-so a server dripping one byte a second would never time out. Every socket read and write
-gets only the time left before the request's deadline (see `deadline.py`).
+Requests go through `http_json.JsonClient` (standard library, kept-alive connections), not
+the openai SDK, whose per-call CPU cost was the bottleneck of a 50K-item run.
+`request_timeout` is a total deadline per request, however slowly a server drips its reply.
 
 The API key is read from the environment and never stored: its value is scrubbed from
 every error and reply text before they leave this module (servers echo keys in errors).
@@ -23,10 +23,11 @@ import math
 import os
 import random
 import time
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 from .base import Completion, GenParams, Messages
-from .deadline import deadline_client, request_deadline
+from .http_json import ConnectionFailed, JsonClient, RequestTimeout
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 KEY_REMOVED = "[API key removed]"
@@ -52,9 +53,6 @@ class OpenAIBackend:
     def __init__(self, model: str, base_url: str, api_key_env: str = "OPENAI_API_KEY",
                  max_concurrency: int = 8, max_retries: int = 5, timeout: float = 120.0,
                  backoff_base: float = 1.0, backoff_max: float = 60.0):
-        import openai
-
-        self._openai = openai
         self.model = model
         self.model_id = f"openai:{model}@{base_url}"
         self.max_concurrency = max_concurrency
@@ -65,8 +63,8 @@ class OpenAIBackend:
         # local servers accept any key; hosted ones need the env var set
         key = os.environ.get(api_key_env) or ""
         self._secret = key if len(key) >= 4 else None
-        self.client = openai.OpenAI(base_url=base_url, api_key=key or "not-set", max_retries=0, timeout=timeout,
-                                    http_client=deadline_client(timeout, max_concurrency))
+        self.client = JsonClient(base_url, {"Authorization": f"Bearer {key or 'not-set'}"}, timeout,
+                                 max_idle=max_concurrency)
         self.retries = 0  # total retries made, for stats and tests
 
     def scrub(self, text: str | None) -> str | None:
@@ -109,29 +107,34 @@ class OpenAIBackend:
         text, why = reply_text(r)
         if why:
             return Completion(None, error=why)
-        usage = getattr(r, "usage", None)
-        return Completion(self.scrub(text.strip()), prompt_tokens=_count(getattr(usage, "prompt_tokens", 0)),
-                          completion_tokens=_count(getattr(usage, "completion_tokens", 0)))
+        usage = r.get("usage") if isinstance(r.get("usage"), dict) else {}
+        return Completion(self.scrub(text.strip()), prompt_tokens=_count(usage.get("prompt_tokens", 0)),
+                          completion_tokens=_count(usage.get("completion_tokens", 0)))
 
     def _create(self, **request):
-        """One chat-completions request with the retry policy: -> (response, None) or (None, error)."""
-        openai = self._openai
+        """One chat-completions request with the retry policy: -> (reply dict, None) or (None, error)."""
         last = ""
+        request = {"model": self.model, **{k: v for k, v in request.items() if v is not None}}
         for attempt in range(self.max_retries + 1):
             wait = None
             try:
-                with request_deadline(self.timeout):
-                    return self.client.chat.completions.create(model=self.model, **request), None
-            except openai.APIStatusError as e:
+                status, headers, body = self.client.post("/chat/completions", request)
+            except RequestTimeout as e:
+                last = f"timed out: {e}"
+            except ConnectionFailed as e:
+                last = f"connection failed: {_short(str(e))}"
+            else:
+                if status == 200:
+                    try:
+                        return json.loads(body), None
+                    except ValueError as e:  # malformed JSON and other protocol breakage: not retryable
+                        return None, self.scrub(f"server reply is not JSON ({type(e).__name__}): "
+                                                f"{_short(body.decode('utf-8', 'replace'), 80)}")
                 # the body may echo the key: scrubbed below, with every other message
-                last = f"HTTP {e.status_code}: {_short(e.message)}"
-                if e.status_code not in RETRY_STATUS:
+                last = f"HTTP {status}: {_short(_error_message(body))}"
+                if status not in RETRY_STATUS:
                     return None, self.scrub(last)
-                wait = retry_after_seconds(e.response.headers)
-            except (openai.APITimeoutError, openai.APIConnectionError) as e:
-                last = f"{type(e).__name__}: {_short(str(e))}"
-            except Exception as e:  # malformed JSON and other protocol breakage: not retryable
-                return None, self.scrub(f"{type(e).__name__}: {_short(str(e))}")
+                wait = retry_after_seconds(headers)
             if attempt == self.max_retries:
                 break
             if wait is None:
@@ -141,17 +144,29 @@ class OpenAIBackend:
         return None, self.scrub(f"gave up after {self.max_retries + 1} attempts: {last}")
 
 
+def _error_message(body: bytes) -> str:
+    """The server's error message: error.message of a JSON body, else the body's text."""
+    text = body.decode("utf-8", "replace")
+    try:
+        err = json.loads(text).get("error")
+    except (ValueError, AttributeError):
+        return text
+    if isinstance(err, dict) and isinstance(err.get("message"), str):
+        return err["message"]
+    return text
+
+
 def reply_text(response) -> tuple[str | None, str | None]:
     """(text, None) from a chat completion, or (None, why) when the reply is not the promised shape."""
-    if isinstance(response, str | bytes):  # e.g. a proxy's HTML error page sent with status 200
-        return None, f"server reply is not JSON: {_short(response, 80)}"
-    choices = getattr(response, "choices", None)
+    if not isinstance(response, dict):  # e.g. a JSON string where an object was promised
+        return None, f"server reply is not a JSON object: {_short(str(response), 80)}"
+    choices = response.get("choices")
     if not isinstance(choices, list) or not choices:
         return None, "server returned no choices"
-    message = getattr(choices[0], "message", None)
-    if message is None:
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    if not isinstance(message, dict):
         return None, "server returned a choice without a message"
-    text = getattr(message, "content", None)
+    text = message.get("content")
     if text is None:
         return None, "server returned a choice without content"
     if not isinstance(text, str):
@@ -162,15 +177,15 @@ def reply_text(response) -> tuple[str | None, str | None]:
 def _positions(response) -> tuple[list[tuple[str, float, dict[str, float]]], bool] | None:
     """[(chosen token, its probability, {top token: probability})] per generated token, and
     whether the reply ended by itself after them; None when the server sent no logprobs."""
-    choice = response.choices[0]
-    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    choice = response["choices"][0]
+    content = (choice.get("logprobs") or {}).get("content")
     if not content:
         return None
     positions = []
     for pos in content:
-        top = {t.token: math.exp(t.logprob) for t in (pos.top_logprobs or [])}
-        positions.append((pos.token, math.exp(pos.logprob), top))
-    return positions, getattr(choice, "finish_reason", None) == "stop"
+        top = {t["token"]: math.exp(t["logprob"]) for t in (pos.get("top_logprobs") or [])}
+        positions.append((pos["token"], math.exp(pos["logprob"]), top))
+    return positions, choice.get("finish_reason") == "stop"
 
 
 def _continues(text: str, token: str) -> bool:
@@ -200,7 +215,7 @@ def whole_reply_probs(response, choices: list[str]) -> dict[str, float] | None:
     """
     try:
         seen = _positions(response)
-    except (AttributeError, IndexError, TypeError, ValueError):
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
         return None
     if seen is None:
         return None
