@@ -20,7 +20,8 @@ def _default(f: dataclasses.Field):
 
 
 def _plain(v):
-    return list(v) if isinstance(v, tuple) else v
+    """Tuples (a frozen Config's list defaults) compared as the notebook's lists, nested too."""
+    return [_plain(x) for x in v] if isinstance(v, (tuple, list)) else v
 
 
 def test_every_notebook_has_a_config():

@@ -81,6 +81,16 @@ def save(fig: go.Figure, path: Path | str) -> Path:
     return path
 
 
+def save_and_show(figures: list[tuple[str, go.Figure]], folder: Path | str) -> list[Path]:
+    """Save each (name, figure) as folder/<name>.html and show it, for a stage whose number of
+    figures depends on its params (one per comparison)."""
+    paths = []
+    for name, fig in figures:
+        paths.append(save(fig, Path(folder) / f"{name}.html"))
+        fig.show()
+    return paths
+
+
 def histogram_by_group(values_by_group: dict[str, list], bins, title: str, x_title: str) -> go.Figure:
     """Counts per bin per group, computed here with numpy; the figure holds only the counts."""
     import numpy as np
