@@ -24,6 +24,7 @@ import time
 import torch
 
 from workbench import evolve
+from workbench.evolve_stage import Config
 from workbench.llm import GenParams
 from workbench.llm.hf import EMBEDDED_ID, HFBackend, embedded_model_dir
 from workbench.llm.prefix_cache import PrefixStore
@@ -32,8 +33,8 @@ from workbench.seeds import load_seeds
 
 def evolution_prompts(n: int, offset: int = 0) -> tuple[list[list[dict]], list[str]]:
     seeds = load_seeds("bundled").records[offset:offset + n]
-    cfg = evolve.EvolveConfig(seed=0)
-    picks = evolve.assign_ops(cfg, [s["id"] for s in seeds], 1)
+    cfg = Config()
+    picks = evolve.assign_ops(cfg, [s["id"] for s in seeds], 1, seed=0)
     prompts = [[{"role": "user", "content": evolve.evolution_prompt(op, s, fmt)}] for s, (op, fmt) in zip(seeds, picks)]
     return prompts, [op if fmt is None else f"{op}/{fmt}" for op, fmt in picks]
 

@@ -19,9 +19,11 @@
 # JSON/JSONL, CSV or a `datasets` folder in whatever shape they were published (Alpaca,
 # Self-Instruct, ShareGPT, OpenAI messages, Dolly), mapped by field names that may be dotted
 # paths (`instances.0.input`; see "Bringing your own data" in the README). It normalises
-# whitespace, drops empty, over-long, duplicate and non-text seeds with a reason, and samples
-# `n` with the run seed. Every row is accounted for: kept + dropped + skipped lines = rows in;
-# a field missing from some rows is counted, and a file that keeps no seed is an error.
+# whitespace, drops seeds by the seed rules (`rules` lists the switchable ones; empty,
+# duplicate and non-text seeds are always dropped), each with its reason in `dropped.jsonl`,
+# and samples `n` with the run seed. Every row is accounted for: kept + dropped + skipped
+# lines = rows in; a field missing from some rows is counted, and a file that keeps no seed
+# is an error.
 
 # %% tags=["parameters"]
 run_dir = ""  # run folder (set by the runner; empty means the latest run)
@@ -34,43 +36,31 @@ conversations_field = "conversations"  # ShareGPT/messages list: first human tur
 id_field = ""  # field holding the file's own id, kept on each record as source_id; "" for none
 split = "train"  # split of a datasets folder or hub dataset
 n = 0  # sample this many seeds with the run seed; 0 means all [min 0]
-max_chars = 20000  # drop seeds longer than this (instruction + input) [>0]
+max_chars = 20000  # the too_long rule drops seeds with more characters than this (instruction + input) [>0]
+rules = ["too_long", "template_marker"]  # switchable seed rules applied (workbench rules lists them); empty, duplicate, non-text and unreadable rows are always dropped
 on_bad_line = "fail"  # malformed line: stop naming file and line, or skip and count it {fail|skip}
 source_name = ""  # seed set name for dataset cards; empty: the bundled set's name, or "unknown" for other sources
 license = ""  # license of the seed set for dataset cards; empty: Apache-2.0 for the bundled set, else "unknown"
 
 # %%
-from collections import Counter
-
 import plotly.express as px
 
-from workbench.io import write_jsonl
-from workbench.seeds import FieldMap, load_seeds, provenance
+from workbench import plots
+from workbench.seed_stage import Config, run
 from workbench.stage import open_stage
 
 st = open_stage(run_dir, "01_seed")
-cap = min(x for x in (n, st.limit, 10**12) if x > 0)
-fields = FieldMap(instruction_field, input_field, output_field, conversations_field, id_field)
-loaded = load_seeds(source, format, fields, n=cap if cap < 10**12 else 0, seed=st.run["seed"],
-                    on_bad_line=on_bad_line, split=split, max_chars=max_chars)
+res = run(st, Config.from_namespace(globals()))
+{k: res.stats[k] for k in ("source", "rows_in", "kept", "dropped", "dropped_by_reason", "skipped_lines", "rules")}
 
 # %% [markdown]
-# ## What came in, what was kept
+# ## Seeds by skill
+# The bundled set spreads over 20 skills; look for a skill that sampling (`n`) left with one or
+# no seed, or, for your own file, a single `unlabelled` bar (the file has no `skill` field).
 
 # %%
-stats = loaded.stats()
-stats["with_input"] = sum(1 for r in loaded.records if r["input"])
-stats["with_response"] = sum(1 for r in loaded.records if r["response"])
-stats["source_name"], stats["license"], stats["provenance_warning"] = provenance(source, source_name, license)
-stats["skills"] = dict(Counter(r.get("skill", "unlabelled") for r in loaded.records).most_common())
-write_jsonl(st.path("records.jsonl"), loaded.records)
-write_jsonl(st.path("dropped.jsonl"), loaded.dropped)
-st.write_stats(stats)
-{k: v for k, v in stats.items() if k != "skipped_line_details"}
-
-# %%
-skills = Counter(r.get("skill", "unlabelled") for r in loaded.records)
+skills = res.stats["skills"]
 fig = px.bar(x=list(skills), y=list(skills.values()), labels={"x": "skill", "y": "seeds"},
-             title=f"{len(loaded.records)} seeds by skill")
-fig.write_html(st.figures_dir() / "skills.html", include_plotlyjs="cdn")
+             title=f"{res.stats['kept']} seeds by skill")
+plots.save(fig, st.figures_dir() / "skills.html")
 fig.show()

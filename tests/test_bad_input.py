@@ -110,12 +110,12 @@ def test_csv_invalid_utf8_is_reported_on_its_line_and_can_be_skipped(tmp_path):
     assert s["kept"] == 3 and s["skipped_line_details"] == [{"line": 5, "why": "not valid UTF-8 (invalid continuation byte at byte 3)"}]
 
 
-def test_csv_cell_over_the_csv_limit_is_dropped_as_too_long(tmp_path):
+def test_csv_cell_over_the_csv_limit_is_dropped_as_cell_too_long(tmp_path):
     p = tmp_path / "long.csv"
     p.write_text("instruction,input\nShort one.,\nAnother.," + "x" * 131_073 + "\nLast.,\n")
     loaded = load_seeds(str(p))
     s = accounted(loaded)
-    assert s["kept"] == 2 and s["dropped_by_reason"] == {"too_long": 1} and loaded.dropped[0]["row"] == 3
+    assert s["kept"] == 2 and s["dropped_by_reason"] == {"cell_too_long": 1} and loaded.dropped[0]["row"] == 3
 
 
 def test_non_string_input_is_dropped_not_repr(write_lines):

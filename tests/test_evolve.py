@@ -6,6 +6,8 @@ from conftest import FakeBackend
 
 from workbench import eliminate as E
 from workbench import evolve as EV
+from workbench import evolve_stage as ES
+from workbench import rules as R
 from workbench import templates
 from workbench.llm import Generator
 from workbench.llm.cache import ResponseCache
@@ -34,8 +36,9 @@ def test_cheap_rules():
     assert E.degenerate("?!") == "degenerate_response"
     assert E.degenerate("The river is long.") is None
     assert E.unchanged("Name  a river!", "name a river") == "unchanged"
-    assert E.too_long("x" * 11, 10) == "too_long"
-    assert E.empty_text("  ") == "empty"
+    assert R.too_long({"instruction": "x" * 11}, R.Limits(10)).reason == "too_long"
+    assert R.too_long({"instruction": "x" * 10}, R.Limits(10)).keep
+    assert R.empty({"instruction": "  "}, None).reason == "empty"
 
 
 def test_leak_vocabulary_comes_from_the_templates_and_matches_words_not_substrings():
@@ -101,22 +104,22 @@ def test_every_op_template_renders_without_leftover_placeholders():
 
 
 def test_op_assignment_is_deterministic_balanced_and_weighted():
-    cfg = EV.EvolveConfig(seed=3)
+    cfg = ES.Config()
     ids = [f"id{i}" for i in range(12)]
-    a = EV.assign_ops(cfg, ids, 1)
-    assert a == EV.assign_ops(cfg, ids, 1) and a != EV.assign_ops(EV.EvolveConfig(seed=4), ids, 1)
+    a = EV.assign_ops(cfg, ids, 1, seed=3)
+    assert a == EV.assign_ops(cfg, ids, 1, seed=3) and a != EV.assign_ops(cfg, ids, 1, seed=4)
     assert Counter(op for op, _ in a) == dict.fromkeys(OPS, 2)
     assert all((fmt in templates.FORMATS) == (op == "complicate_input") for op, fmt in a)
-    cfg = EV.EvolveConfig(ops=["deepening", "breadth"], op_weights=[3, 1])
+    cfg = ES.Config(ops=["deepening", "breadth"], op_weights=[3, 1])
     assert Counter(op for op, _ in EV.assign_ops(cfg, ids, 2)) == {"deepening": 9, "breadth": 3}
 
 
 def test_check_config():
-    assert EV.check_config({"ops": ["deepening", "flying"], "op_weights": [1, 1]})[0].startswith("evolve.ops: unknown")
-    assert "2 weights for 1 ops" in EV.check_config({"ops": ["deepening"], "op_weights": [1, 1]})[0]
-    assert EV.check_config({"ops": ["deepening"], "op_weights": [0]})
-    assert EV.check_config({"ops": list(OPS), "op_weights": [1] * 6, "formats": ["YAML"]})
-    assert EV.check_config({"ops": list(OPS), "op_weights": [1] * 6, "formats": ["JSON"]}) == []
+    assert ES.check_config({"ops": ["deepening", "flying"], "op_weights": [1, 1]})[0].startswith("evolve.ops: unknown")
+    assert "2 weights for 1 ops" in ES.check_config({"ops": ["deepening"], "op_weights": [1, 1]})[0]
+    assert ES.check_config({"ops": ["deepening"], "op_weights": [0]})
+    assert ES.check_config({"ops": list(OPS), "op_weights": [1] * 6, "formats": ["YAML"]})
+    assert ES.check_config({"ops": list(OPS), "op_weights": [1] * 6, "formats": ["JSON"]}) == []
 
 
 def scripted_model(prompt: str) -> str:
@@ -148,8 +151,8 @@ def test_rounds_lineage_elimination_and_requeue(tmp_path):
     gen = Generator(backend, ResponseCache(tmp_path / "c.sqlite"))
     seeds = make_seeds("Name three rivers.", "LEAK this one.", "SORRY please.", "DEGEN text.",
                        "UNCHANGED text.", "SAME thing.")
-    cfg = EV.EvolveConfig(rounds=2, seed=0)
-    res = EV.run_evolution(seeds, cfg, gen, gen, gen)
+    cfg = ES.Config(rounds=2)
+    res = EV.run_evolution(seeds, cfg, gen, gen, gen, seed=0)
     evolved = [r for r in res.records if r["round"] > 0]
     assert len(evolved) == 12  # every pool member evolved in each round
     for r in res.records:
@@ -173,26 +176,26 @@ def test_rounds_lineage_elimination_and_requeue(tmp_path):
     # a failed evolution leaves the parent in the pool: round 2 evolves the seed again
     leak = [r for r in evolved if r["root_id"] == by_seed["LEAK"]]
     assert {r["parent_id"] for r in leak} == {by_seed["LEAK"]}
-    s = res.stats
+    s = ES.evolve_stats(res.seeds, res.attempts, cfg)
     assert s["attempts"] == 12 and s["status"] == {"kept": 2, "eliminated": 10}
     assert s["by_rule_op_round"]["prompt_leak"] and sum(
         n for ops in s["by_rule_op_round"]["prompt_leak"].values() for n in ops.values()) == 2
-    data = EV.dataset(res.records, 0)
+    data = ES.dataset(res.records, 0)
     assert len(data) == 6 + 2 and all(r["status"] == "kept" and r["response"] for r in data)
     # the whole thing again over the same cache: identical records, zero model calls
     calls = backend.calls
-    again = EV.run_evolution(seeds, cfg, gen, gen, gen)
+    again = EV.run_evolution(seeds, cfg, gen, gen, gen, seed=0)
     assert again.records == res.records and backend.calls == calls
 
 
 def test_rules_can_be_switched_off_and_unparsable_policy(tmp_path):
     gen = Generator(FakeBackend(reply=lambda p: "hmm" if "<<Second Task>>" in p else scripted_model(p)))
     seeds = make_seeds("SORRY please.", "Plain one.")
-    rules = dict.fromkeys(EV.RULES, True) | {"sorry_short_response": False}
-    res = EV.run_evolution(seeds, EV.EvolveConfig(rounds=1, rules=rules), gen, gen, gen)
+    rules = [r for r in ES.Config.rules if r != "sorry_short_response"]
+    res = EV.run_evolution(seeds, ES.Config(rounds=1, rules=rules), gen, gen, gen)
     assert all(r["status"] == "kept" for r in res.records)
     assert {r["checks"]["equal_judge"]["verdict"] for r in res.records if r["round"]} == {"unparsable"}
-    res = EV.run_evolution(seeds, EV.EvolveConfig(rounds=1, judge_unparsable="eliminate"), gen, gen, gen)
+    res = EV.run_evolution(seeds, ES.Config(rounds=1, judge_unparsable="eliminate"), gen, gen, gen)
     assert {tuple(r["reasons"]) for r in res.records if r["round"]} == {("sorry_short_response",), ("judge_unparsable",)}
 
 
@@ -205,10 +208,10 @@ def test_backend_failures_are_recorded_not_raised():
                     else Completion("fine answer") for m in prompts]
 
     gen = Generator(Down())
-    res = EV.run_evolution(make_seeds("One.", "Two."), EV.EvolveConfig(rounds=2), gen, gen, gen)
+    res = EV.run_evolution(make_seeds("One.", "Two."), ES.Config(rounds=2), gen, gen, gen)
     evolved = [r for r in res.records if r["round"]]
     assert len(evolved) == 4 and all(r["status"] == "failed" and r["reasons"] == ["backend_error"] for r in evolved)
-    assert res.stats["backend_failures"] == 4 and "503" in evolved[0]["error"]
+    assert ES.evolve_stats(res.seeds, res.attempts, ES.Config(rounds=2))["backend_failures"] == 4 and "503" in evolved[0]["error"]
 
 
 def test_children_keep_their_parents_input_and_answers_see_it(tmp_path):
@@ -222,7 +225,7 @@ def test_children_keep_their_parents_input_and_answers_see_it(tmp_path):
 
     gen = Generator(FakeBackend(reply=model))
     seeds = [new_seed("Sort these numbers.", "3 1 2")]
-    cfg = EV.EvolveConfig(rounds=1, ops=["deepening"], op_weights=[1])
+    cfg = ES.Config(rounds=1, ops=["deepening"], op_weights=[1])
     res = EV.run_evolution(seeds, cfg, gen, gen, gen)
     child = res.records[-1]
     assert child["input"] == "3 1 2" and child["status"] == "kept"
@@ -249,17 +252,19 @@ def test_equal_verdict_comes_from_probabilities_and_unchecked_share_is_reported(
     judge = Generator(ProbJudge(reply=lambda p: "no idea"))
     gen = Generator(FakeBackend(reply=scripted_model))
     seeds = make_seeds("Name three rivers.", "UNCHANGED text.", "Plain one.")
-    rules = dict.fromkeys(EV.RULES, True) | {"unchanged": False}
-    res = EV.run_evolution(seeds, EV.EvolveConfig(rounds=1, rules=rules), gen, gen, judge)
+    rules = [r for r in ES.Config.rules if r != "unchanged"]
+    res = EV.run_evolution(seeds, ES.Config(rounds=1, rules=rules), gen, gen, judge)
     checks = {r["instruction"]: r["checks"]["equal_judge"] for r in res.records if r["round"]}
     assert checks["UNCHANGED text."]["verdict"] == E.EQUAL and checks["UNCHANGED text."]["source"] == "probs"
     assert {c["verdict"] for k, c in checks.items() if k != "UNCHANGED text."} == {E.NOT_EQUAL}
-    assert res.stats["unchecked_kept"] == 0 and res.stats["unchecked_kept_share"] == 0.0
+    stats = ES.evolve_stats(res.seeds, res.attempts, ES.Config(rounds=1, rules=rules))
+    assert stats["unchecked_kept"] == 0 and stats["unchecked_kept_share"] == 0.0
     # too little mass on the two verdicts: fall back to the text, which says nothing -> unchecked
     low = Generator(ProbJudge(mass=0.01, reply=lambda p: "no idea"))
-    res = EV.run_evolution(seeds, EV.EvolveConfig(rounds=1, rules=rules), gen, gen, low)
+    res = EV.run_evolution(seeds, ES.Config(rounds=1, rules=rules), gen, gen, low)
     assert {r["checks"]["equal_judge"]["source"] for r in res.records if r["round"]} == {"text"}
-    assert res.stats["unchecked_kept_share"] == 1.0 and "WARNING" in EV.unchecked_banner(res.stats)
+    stats = ES.evolve_stats(res.seeds, res.attempts, ES.Config(rounds=1, rules=rules))
+    assert stats["unchecked_kept_share"] == 1.0 and "WARNING" in ES.unchecked_banner(stats)
 
 
 def test_a_parent_evolved_again_gets_a_fresh_sample_but_a_rerun_hits_the_cache(tmp_path):
@@ -272,7 +277,7 @@ def test_a_parent_evolved_again_gets_a_fresh_sample_but_a_rerun_hits_the_cache(t
 
     backend = Sampler(reply=lambda p: "New Task: leak" if "<<New Task>>" in p else "answer " * 20)
     gen = Generator(backend, ResponseCache(tmp_path / "c.sqlite"))
-    cfg = EV.EvolveConfig(rounds=3, ops=["deepening"], op_weights=[1])
+    cfg = ES.Config(rounds=3, ops=["deepening"], op_weights=[1])
     res = EV.run_evolution(make_seeds("Plain one."), cfg, gen, gen, gen)
     seeds_used = {r["gen"]["seed"] for r in res.records if r["round"]}
     assert len(seeds_used) == 3  # same parent, same op, three rounds: three different samples

@@ -1,6 +1,7 @@
 from conftest import FakeBackend
 
 from workbench import evolve as EV
+from workbench.evolve_stage import Config
 from workbench.explore import browser, lineage, tree_html, word_diff_html
 from workbench.io import write_jsonl
 from workbench.llm import Generator
@@ -17,7 +18,7 @@ def evolved_records():
         return "A full answer " * 5
     gen = Generator(FakeBackend(reply=reply))
     seeds = [new_seed("Describe a volcano."), new_seed("A bad seed here.")]
-    return EV.run_evolution(seeds, EV.EvolveConfig(rounds=3), gen, gen, gen).records
+    return EV.run_evolution(seeds, Config(rounds=3), gen, gen, gen).records
 
 
 def test_lineage_is_parent_first_with_depths_and_filters():

@@ -1,11 +1,5 @@
-from workbench.filters import (
-    FilterConfig,
-    MinHashLSH,
-    drop_stats,
-    filter_dataset,
-    jaccard,
-    shingles,
-)
+from workbench.filter_stage import Config, filter_stats
+from workbench.filters import MinHashLSH, filter_dataset, jaccard, shingles
 from workbench.records import new_evolution, new_seed
 
 
@@ -30,23 +24,26 @@ def test_each_filter_drops_with_its_reason_and_keeps_the_earliest():
         rec("Write a poem about the sea at night with exactly four lines.", round_=1, parent=seed),
     ]
     eval_texts = ["Please list the steps the model should follow to sort a list of numbers."]
-    kept, dropped = filter_dataset(rows, FilterConfig(near_dup_threshold=0.7), eval_texts)
+    kept, dropped = filter_dataset(rows, Config(near_dup_threshold=0.7), eval_texts)
     reasons = {d["id"]: d["drop_reason"] for d in dropped}
     assert reasons[rows[0]["id"]] == "exact_duplicate" and reasons[rows[1]["id"]] == "near_duplicate"
     assert seed in kept and len(kept) + len(dropped) == len(rows)
     assert sorted(d["drop_reason"] for d in dropped) == sorted(
-        ["exact_duplicate", "near_duplicate", "too_short", "response_too_short", "contaminated"])
+        ["exact_duplicate", "near_duplicate", "instruction_too_few_words", "response_too_few_words", "contaminated"])
     assert all(d["drop_detail"] for d in dropped)
-    stats = drop_stats(len(rows), kept, dropped)
+    stats = filter_stats(rows, kept, dropped, Config(near_dup_threshold=0.7))
     assert stats["dropped_by_reason"]["near_duplicate"] == 1 and stats["kept"] == 2
-    assert stats["by_reason_op_round"]["too_short"]["deepening"][1] == 1
+    assert stats["by_reason_op_round"]["instruction_too_few_words"]["deepening"][1] == 1
 
 
 def test_filters_can_be_switched_off():
     seed = rec("Explain how a rainbow forms after a storm in simple words.")
     copy = rec("Explain how a rainbow forms after a storm in simple words", round_=1, parent=seed)
-    kept, dropped = filter_dataset([seed, copy], FilterConfig(dedup_exact=False, near_dup=False))
+    kept, dropped = filter_dataset([seed, copy], Config(rules=[r for r in Config.rules if r not in ("exact_duplicate", "near_duplicate")]))
     assert len(kept) == 2 and not dropped
+
+
+NO_DECONTAMINATION = Config(rules=[r for r in Config.rules if r != "contaminated"])
 
 
 def test_minhash_lsh_finds_similar_and_skips_different():
@@ -61,17 +58,14 @@ def test_minhash_lsh_finds_similar_and_skips_different():
 
 
 def test_near_duplicate_filter_never_compares_a_record_with_its_own_lineage():
-    from workbench.filters import FilterConfig, filter_dataset
-    from workbench.records import new_evolution, new_seed
-
     words = ("river mountain city market garden science history music paint letter number table chair "
              "water light stone bread apple green quickly").split()
     text = " ".join(words[(i * 7) % len(words)] for i in range(40))
     seed = dict(new_seed(text), response="an answer")
     child = dict(new_evolution(seed, 1, "add_constraints", text + " and answer in exactly three short bullet points please"),
                  response="an answer")
-    kept, dropped = filter_dataset([seed, child], FilterConfig(decontaminate=False))
+    kept, dropped = filter_dataset([seed, child], NO_DECONTAMINATION)
     assert len(kept) == 2 and dropped == []  # the paper's evolution is kept
     other = dict(new_seed(text + " and answer in exactly three short bullet points, thanks"), response="an answer")
-    kept, dropped = filter_dataset([seed, child, other], FilterConfig(decontaminate=False))
+    kept, dropped = filter_dataset([seed, child, other], NO_DECONTAMINATION)
     assert [d["drop_reason"] for d in dropped] == ["near_duplicate"]  # another lineage still is one

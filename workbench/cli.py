@@ -1,4 +1,4 @@
-"""`workbench` command line: run, sweep, export, validate, setup, lab."""
+"""`workbench` command line: run, sweep, export, validate, rules, setup, lab."""
 
 from __future__ import annotations
 
@@ -119,11 +119,14 @@ def sweep(
 @app.command()
 def export(
     run_dir: Annotated[Path, typer.Argument(help="run folder, e.g. outputs/runs/<run>")],
-    format_: Annotated[str, typer.Option("--format", help="hf | jsonl | alpaca | sharegpt | parquet")],
+    format_: Annotated[str, typer.Option("--format", help="hf | jsonl | alpaca | sharegpt | messages | "
+                                                          "prompt_completion | parquet")],
     out: Annotated[Path, typer.Option(help="folder to write the dataset and its README.md card into")],
     selection: Annotated[bool, typer.Option("--selection", help="export 05_diversity/selection.jsonl instead of the dataset")] = False,
     allow_incomplete: Annotated[bool, typer.Option("--allow-incomplete", help="export even if a stage failed or "
                                                    "the dataset is empty; the card says so")] = False,
+    push_to_hub: Annotated[str | None, typer.Option("--push-to-hub", metavar="OWNER/NAME",
+                                                    help="then upload the folder to this hub dataset repo")] = None,
 ):
     """Export a run's latest dataset (03_filter, else 02_evolve) with a dataset card."""
     from .export import ExportError
@@ -136,7 +139,15 @@ def export(
         _fail(str(e))
     if summary["incomplete"]:
         typer.echo(f"warning: incomplete export ({'; '.join(summary['incomplete'])}); the card says so", err=True)
-    typer.echo(f"{summary['rows_written']} rows from {summary['source']} -> {out / summary['file']} (+ README.md)")
+    extra = ", ".join(["README.md", *summary["trainer_configs"]])
+    typer.echo(f"{summary['rows_written']} rows from {summary['source']} -> {out / summary['file']} (+ {extra})")
+    if push_to_hub:
+        from .export import PushError, push_to_hub as push
+
+        try:
+            typer.echo(f"pushed to {push(out, push_to_hub)}")
+        except PushError as e:
+            _fail(str(e), code=1)
 
 
 @app.command()
@@ -150,6 +161,17 @@ def validate(
     except P.ParamsError as e:
         _fail(str(e))
     typer.echo(f"{params_file}: ok (params hash {P.params_hash(resolved)})")
+
+
+@app.command()
+def rules(stage: Annotated[str | None, typer.Argument(help="seed, evolve or filter; every stage when left out")] = None):
+    """List the drop rules: stage, name, whether its `rules:` list switches it, what it drops."""
+    from . import rules as R
+
+    if stage is not None and stage not in R.STAGES:
+        _fail(f"unknown stage {stage!r} (rules belong to {', '.join(R.STAGES)})")
+    for row in R.listing(stage):
+        typer.echo(f"{row['stage']:<7} {row['name']:<27} {row['switch']:<10} {row['doc']}")
 
 
 @app.command()

@@ -1,17 +1,15 @@
-"""The elimination step: each rule returns a reason code when an evolution failed, else None.
-
-Rules of the WizardLM paper, each toggleable, plus three plain checks:
-  no_information_gain   an LLM judge says parent and evolved instruction are Equal
-  sorry_short_response  the answer says "sorry" and is shorter than 80 words
-  degenerate_response   the answer is only punctuation and stop words
-  prompt_leak           the evolution holds phrases of the template that its parent did not
-  empty / unchanged / too_long   nothing came back, the text is the parent's, or it is huge
-  input_lost            complicate_input dropped the parent's input instead of building on it
+"""The elimination step's tests, used by the rules of workbench/rules.py (where each rule is
+named and documented): the WizardLM paper's four (an Equal judge, "sorry" + short,
+degenerate, leaked template words), whether an evolution is its parent unchanged, and where
+a parent's input goes in its child. Each returns a reason code when the evolution failed,
+else None.
 """
 
 from __future__ import annotations
 
 import re
+
+from .templates import phrase_pairs
 
 # Function words only: an answer made of nothing else says nothing.
 STOP_WORDS = frozenset("""
@@ -86,8 +84,6 @@ def prompt_leak(instruction: str, parent_text: str, vocabulary: frozenset[str]) 
     >>> prompt_leak("Add a new task with a due date", "Add a new task to my to-do app", v)
     (None, [])
     """
-    from .templates import phrase_pairs
-
     found = (phrase_pairs(instruction, STOP_WORDS) & vocabulary) - phrase_pairs(parent_text, STOP_WORDS)
     return ("prompt_leak" if found else None), sorted(found)
 
@@ -95,14 +91,6 @@ def prompt_leak(instruction: str, parent_text: str, vocabulary: frozenset[str]) 
 def unchanged(instruction: str, parent_text: str) -> str | None:
     norm = lambda s: " ".join(words(s))  # noqa: E731
     return "unchanged" if norm(instruction) == norm(parent_text) else None
-
-
-def too_long(instruction: str, max_chars: int) -> str | None:
-    return "too_long" if len(instruction) > max_chars else None
-
-
-def empty_text(text: str | None, reason: str = "empty") -> str | None:
-    return reason if not (text or "").strip() else None
 
 
 def _content_words(text: str) -> set[str]:

@@ -1,11 +1,7 @@
-"""Post-hoc cleaning of an evolved dataset: each filter says keep, or drop with a reason.
-
-    exact_duplicate   same instruction + input after normalising case and spacing
-    near_duplicate    character 5-gram Jaccard >= threshold (MinHash + LSH, then exact check)
-                      against rows of OTHER lineages only: a child that adds ten words to its
-                      parent is the evolution the paper keeps, not a duplicate of it
-    too_short / too_long / response_too_short / response_too_long   length bounds in words
-    contaminated      shares a word n-gram with an evaluation instruction
+"""Post-hoc cleaning of an evolved dataset: the filter rules of workbench/rules.py, applied
+in its order (length bounds in words, contamination, exact, then near duplicates), each row
+kept or dropped with the first rule's reason. This module holds their machinery: MinHash +
+LSH for near duplicates (candidates checked exactly), word n-grams for contamination.
 
 Rows are visited seeds first, then by round, so the earliest member of a duplicate group
 is the one that stays.
@@ -16,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 
 import numpy as np
+
+from . import rules as R
 
 _PRIME = (1 << 31) - 1  # a*h + b stays below 2^63, so uint64 arithmetic never overflows
 
@@ -73,96 +70,69 @@ class MinHashLSH:
         return found
 
 
-@dataclass
-class FilterConfig:
-    dedup_exact: bool = True
-    near_dup: bool = True
-    near_dup_threshold: float = 0.8
-    min_instruction_words: int = 3
-    max_instruction_words: int = 400
-    min_response_words: int = 1
-    max_response_words: int = 2000
-    decontaminate: bool = True
-    decontam_ngram: int = 8
-
-
 def word_ngrams(text: str, n: int) -> set[tuple]:
     ws = re.findall(r"\w+", text.lower())
     return {tuple(ws[i:i + n]) for i in range(len(ws) - n + 1)}
 
 
-def filter_dataset(rows: list[dict], cfg: FilterConfig, eval_texts: list[str] | None = None):
-    """-> (kept rows in their original order, dropped rows each with reason and detail)."""
-    eval_grams: dict[tuple, int] = {}
-    if cfg.decontaminate and eval_texts:
-        for i, t in enumerate(eval_texts):
-            for g in word_ngrams(t, cfg.decontam_ngram):
-                eval_grams.setdefault(g, i)
-    lsh = MinHashLSH(cfg.near_dup_threshold) if cfg.near_dup else None
-    seen_exact: dict[str, str] = {}
-    shingle_of: dict[str, set] = {}
-    root_of: dict[str, str] = {}
-    verdict: dict[int, tuple[str, str] | None] = {}
-    order = sorted(range(len(rows)), key=lambda i: (rows[i]["round"], rows[i]["id"]))
-    for i in order:
-        rec = rows[i]
-        text = norm_text(rec)
-        n_words = len(rec["instruction"].split()) + len((rec.get("input") or "").split())
-        r_words = len((rec.get("response") or "").split())
-        reason = None
-        if n_words < cfg.min_instruction_words:
-            reason = ("too_short", f"{n_words} words")
-        elif n_words > cfg.max_instruction_words:
-            reason = ("too_long", f"{n_words} words")
-        elif r_words < cfg.min_response_words:
-            reason = ("response_too_short", f"{r_words} words")
-        elif r_words > cfg.max_response_words:
-            reason = ("response_too_long", f"{r_words} words")
-        elif eval_grams:
-            hit = next((g for g in word_ngrams(rec["instruction"] + " " + (rec.get("input") or ""), cfg.decontam_ngram)
-                        if g in eval_grams), None)
-            if hit:
-                reason = ("contaminated", f"eval item {eval_grams[hit]}: '{' '.join(hit)}'")
-        if reason is None and cfg.dedup_exact:
-            if text in seen_exact:
-                reason = ("exact_duplicate", f"of {seen_exact[text]}")
-            else:
-                seen_exact[text] = rec["id"]
-        if reason is None and lsh is not None:
-            sh = shingles(text)
-            for other in sorted(lsh.query_insert(rec["id"], sh)):
-                if other not in root_of or root_of[other] == rec.get("root_id"):
-                    continue  # a dropped row, or its own lineage: evolution, not duplication
-                j = jaccard(sh, shingle_of[other])
-                if j >= cfg.near_dup_threshold:
-                    reason = ("near_duplicate", f"of {other} (jaccard {j:.2f})")
-                    break
-            if reason is None:
-                shingle_of[rec["id"]] = sh
-                root_of[rec["id"]] = rec["root_id"]
-        verdict[i] = reason
+class FilterState:
+    """What the filter rules (workbench/rules.py) look at besides the row: the length bounds,
+    the eval set's n-grams and the rows kept so far. Only kept rows are remembered, so a row is
+    never dropped as a duplicate of a row that is not in the output."""
+
+    def __init__(self, cfg, eval_texts: list[str] | None = None):
+        self.min_instruction_words, self.max_instruction_words = cfg.min_instruction_words, cfg.max_instruction_words
+        self.min_response_words, self.max_response_words = cfg.min_response_words, cfg.max_response_words
+        self.ngram, self.threshold = cfg.decontam_ngram, cfg.near_dup_threshold
+        self.eval_grams: dict[tuple, int] = {}
+        for i, t in enumerate(eval_texts or []):
+            for g in word_ngrams(t, self.ngram):
+                self.eval_grams.setdefault(g, i)
+        self.lsh = MinHashLSH(self.threshold) if "near_duplicate" in cfg.rules else None
+        self.exact: dict[str, str] = {}  # normalised text -> id of the kept row
+        self.shingles: dict[str, set] = {}
+        self.root_of: dict[str, str] = {}  # kept row id -> its lineage
+
+    def eval_overlap(self, row: dict) -> tuple[int, tuple] | None:
+        """(eval item index, shared n-gram) of the first n-gram the row shares with the eval set."""
+        grams = word_ngrams(row["instruction"] + " " + (row.get("input") or ""), self.ngram) if self.eval_grams else ()
+        hit = next((g for g in grams if g in self.eval_grams), None)
+        return (self.eval_grams[hit], hit) if hit else None
+
+    def exact_duplicate_of(self, row: dict) -> str | None:
+        return self.exact.get(norm_text(row))
+
+    def near_duplicate_of(self, row: dict) -> tuple[str, float] | None:
+        """(id, Jaccard) of a kept row of ANOTHER lineage this close: a child that adds ten words
+        to its parent is the evolution the paper keeps, not a duplicate of it."""
+        sh = self.shingles[row["id"]] = shingles(norm_text(row))
+        for other in sorted(self.lsh.query_insert(row["id"], sh)):
+            if other not in self.root_of or self.root_of[other] == row.get("root_id"):
+                continue  # a dropped row, or its own lineage: evolution, not duplication
+            j = jaccard(sh, self.shingles[other])
+            if j >= self.threshold:
+                return other, j
+        return None
+
+    def remember(self, row: dict) -> None:
+        """A kept row: later rows are compared with it."""
+        self.exact.setdefault(norm_text(row), row["id"])
+        if self.lsh is not None:
+            self.root_of[row["id"]] = row["root_id"]
+
+
+def filter_dataset(rows: list[dict], cfg, eval_texts: list[str] | None = None):
+    """-> (kept rows in their original order, dropped rows each with drop_reason and drop_detail).
+
+    `cfg` is the 03_filter Config (workbench/filter_stage.py): its `rules` and thresholds."""
+    state = FilterState(cfg, eval_texts)
+    applied = R.applied("filter", cfg.rules)
+    verdict: dict[int, R.Verdict | None] = {}
+    for i in sorted(range(len(rows)), key=lambda i: (rows[i]["round"], rows[i]["id"])):
+        verdict[i] = R.first_drop(applied, rows[i], state)
+        if verdict[i] is None:
+            state.remember(rows[i])
     kept = [rows[i] for i in range(len(rows)) if verdict[i] is None]
-    dropped = [dict(rows[i], drop_reason=verdict[i][0], drop_detail=verdict[i][1])
+    dropped = [dict(rows[i], drop_reason=verdict[i].reason, drop_detail=verdict[i].detail)
                for i in range(len(rows)) if verdict[i] is not None]
     return kept, dropped
-
-
-def drop_stats(rows_in: int, kept: list[dict], dropped: list[dict]) -> dict:
-    by_reason: dict[str, int] = defaultdict(int)
-    by_reason_op_round: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    for d in dropped:
-        by_reason[d["drop_reason"]] += 1
-        by_reason_op_round[d["drop_reason"]][d["op"] or "seed"][d["round"]] += 1
-    return {
-        "rows_in": rows_in, "kept": len(kept), "dropped": len(dropped),
-        "dropped_by_reason": dict(by_reason),
-        "by_reason_op_round": {r: {op: dict(c) for op, c in ops.items()} for r, ops in by_reason_op_round.items()},
-        "kept_by_round": {str(k): v for k, v in sorted(_count(kept, "round").items())},
-    }
-
-
-def _count(rows, key):
-    out: dict = defaultdict(int)
-    for r in rows:
-        out[r[key]] += 1
-    return out

@@ -47,8 +47,9 @@ RUN_PARAMS: dict[str, Param] = parse_params_source(RUN_SECTION.strip("\n"), 1, "
 
 
 # Checks that need more than a type: (module, function) taking the section's resolved values.
-SECTION_CHECKS = {"evolve": ("workbench.evolve", "check_config"), "finetune": ("workbench.finetune", "check_config"),
-                  "diversity": ("workbench.diversity", "check_config"), "seed": ("workbench.seeds", "check_config"),
+SECTION_CHECKS = {"seed": ("workbench.seed_stage", "check_config"), "evolve": ("workbench.evolve_stage", "check_config"),
+                  "filter": ("workbench.filter_stage", "check_config"),
+                  "finetune": ("workbench.finetune", "check_config"), "diversity": ("workbench.diversity", "check_config"),
                   "difficulty": ("workbench.eval_sets", "check_difficulty_config"),
                   "evaluate": ("workbench.eval_sets", "check_evaluate_config")}
 

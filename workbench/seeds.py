@@ -22,14 +22,13 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
+from . import rules as R
 from .data import BUNDLED, data_path
 from .fields import (
     MISSING,
     Field,
-    FieldError,
     LoadReport,
     as_text,
     check_fields,
@@ -113,21 +112,6 @@ def normalise(text) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-@cache
-def _template_markers() -> tuple[str, ...]:
-    from .records import OPS
-    from .templates import leak_phrases
-
-    return tuple(m for p in leak_phrases(list(OPS) + ["equal_judge"]) for m in (f"<<{p}>>", f"<< {p} >>"))
-
-
-def _has_template_marker(text: str) -> bool:
-    """A seed carrying a template's own section marker (e.g. "<<New Task>>") would let the
-    seed rewrite the evolution prompt around it; such seeds are dropped, not evolved."""
-    low = " ".join(text.lower().split())
-    return any(m in low for m in _template_markers())
-
-
 def _conversation_turns(row: dict, fm: FieldMap):
     """(first human turn, the assistant turn after it) of a ShareGPT / OpenAI-messages row."""
     for name in dict.fromkeys((fm.conversations, "messages")):
@@ -154,17 +138,26 @@ def _drop(out: SeedLoad, line, id_, reason: str, text: str) -> None:
     out.dropped.append({"row": line, "id": id_, "reason": reason, "instruction": text[:200]})
 
 
+@dataclass
+class SeedChecks:
+    """What the seed rules (workbench/rules.py) look at besides the row."""
+
+    max_chars: int
+    seen: set = field(default_factory=set)  # (instruction, input) of every seed kept so far
+
+
 def load_seeds(source: str = "bundled", fmt: str = "auto", fields: FieldMap | None = None,
                n: int = 0, seed: int = 0, on_bad_line: str = "fail", split: str = "train",
-               max_chars: int = 20000) -> SeedLoad:
-    """Read, normalise, drop empty / too long / exact-duplicate seeds with reasons, sample n."""
+               max_chars: int = 20000, rules=R.switchable("seed")) -> SeedLoad:
+    """Read, normalise, drop seeds by the seed rules (the always-on ones and those in `rules`)
+    with reasons, sample n."""
     if fmt not in FORMATS:
         raise SeedSourceError(f"unknown seed format {fmt!r} (use one of {', '.join(FORMATS)})")
     fm = fields or FieldMap()
     specs = fm.fields()
     out = SeedLoad(records=[], source=source)
     rep = out.report = LoadReport(data_path(source, "seeds.jsonl"), skipped_lines=out.skipped_lines)
-    seen: set[tuple[str, str]] = set()
+    checks, applied = SeedChecks(max_chars), R.applied("seed", rules)
     ids: set[str] = set()
     from_conversations = 0
     try:
@@ -172,7 +165,7 @@ def load_seeds(source: str = "bundled", fmt: str = "auto", fields: FieldMap | No
         for line, row in rows:
             out.rows_in += 1
             if isinstance(row, TooLong):
-                _drop(out, line, None, "too_long", f"column {row.column!r} holds {row.chars} characters")
+                _drop(out, line, None, "cell_too_long", f"column {row.column!r} holds {row.chars} characters")
                 continue
             rep.see(row, specs[1:])
             id_, reason, detail = resolve_id(row, specs[3], line, ids) if fm.id else (None, None, "")
@@ -199,13 +192,11 @@ def load_seeds(source: str = "bundled", fmt: str = "auto", fields: FieldMap | No
                 continue
             instruction, input_ = normalise(texts["instruction"]), normalise(texts["input"])
             response = normalise(texts["output"]) or None if texts["output"] is not None else None
-            reason = ("empty" if not instruction else "too_long" if len(instruction) + len(input_) > max_chars
-                      else "template_marker" if _has_template_marker(instruction + "\n" + input_)
-                      else "duplicate" if (instruction, input_) in seen else None)
-            if reason:
-                _drop(out, line, id_, reason, instruction)
+            drop = R.first_drop(applied, {"instruction": instruction, "input": input_}, checks)
+            if drop:
+                _drop(out, line, id_, drop.reason, instruction)
                 continue
-            seen.add((instruction, input_))
+            checks.seen.add((instruction, input_))
             extra = {"skill": row["skill"]} if isinstance(row.get("skill"), str) else {}
             extra |= {"source_id": id_} if id_ is not None else {}
             out.records.append(new_seed(instruction, input_, response, **extra))
@@ -234,21 +225,3 @@ def _why_none(out: SeedLoad) -> str:
     parts = [f"{s['dropped']} dropped: {reasons}" if s["dropped"] else ""]
     parts += [f"{s['skipped_lines']} unreadable lines skipped"] if s["skipped_lines"] else []
     return "; ".join(p for p in parts if p)
-
-
-def check_config(values: dict) -> list[str]:
-    """Params pre-flight for the seed section: the mapping is tried on the file itself, so a
-    field no row has, a bad id field or a file that keeps no seed stops the run before any
-    work. Unreadable lines are left to the stage, which reports them by line."""
-    source = values.get("source", BUNDLED)
-    if source != BUNDLED and not Path(source).expanduser().exists():
-        return []  # hub names load in the stage; the params path check reports a missing file
-    fm = FieldMap(values.get("instruction_field", "instruction"), values.get("input_field", "input"),
-                  values.get("output_field", "output"), values.get("conversations_field", "conversations"),
-                  values.get("id_field", ""))
-    try:
-        load_seeds(source, values.get("format", "auto"), fm, on_bad_line="skip", split=values.get("split", "train"),
-                   max_chars=values.get("max_chars", 20000))
-    except (SourceError, FieldError, ValueError) as e:
-        return [f"seed.source: {e}"]
-    return []

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from .records import OPS
+
 MARKER = re.compile(r"^<<([^<>\n]+)>>\s*$", re.M)
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 DEMO_LABEL = re.compile(r"^(Example [A-Za-z]+):", re.M)
@@ -117,3 +119,15 @@ def leak_phrases(template_names: list[str]) -> list[str]:
             for fmt in FORMATS:
                 phrases.update(label.lower() for label in DEMO_LABEL.findall(demonstration(fmt)))
     return sorted(phrases)
+
+
+@cache
+def _template_markers() -> tuple[str, ...]:
+    return tuple(m for p in leak_phrases(list(OPS) + ["equal_judge"]) for m in (f"<<{p}>>", f"<< {p} >>"))
+
+
+def has_template_marker(text: str) -> bool:
+    """Whether text carries a template's own section marker (e.g. "<<New Task>>"): a seed with
+    one would rewrite the evolution prompt around it."""
+    low = " ".join(text.lower().split())
+    return any(m in low for m in _template_markers())
