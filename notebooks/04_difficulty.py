@@ -40,59 +40,51 @@ labelled_id_field = "id"  # labelled-set field holding the file's own id; withou
 validation_limit = 0  # score this many labelled items, spread over the labels; 0 means all [min 0]
 
 # %%
-from workbench import difficulty_stage as DS
-from workbench import eval_sets, plots
-from workbench.io import write_jsonl
-from workbench.llm.registry import load_backend, parse_model_string
+from workbench import plots
+from workbench.difficulty_stage import Config, figure_title, run
 from workbench.stage import open_stage
 
 st = open_stage(run_dir, "04_difficulty")
-rows, source = st.read_first()
-rows = st.capped(sorted(rows, key=lambda r: (r["round"], r["id"])))
-ifd_name = ifd_model or st.run["model"]
-if ifd and parse_model_string(ifd_name)[0] == "openai":
-    raise ValueError(f"difficulty.ifd_model must be a local model (embedded or hf:...), got {ifd_name!r}")
-judge = st.generator(judge_model)
-if validate:
-    labelled, labelled_report = eval_sets.load_labelled(labelled_set, instruction_field=labelled_instruction_field, input_field=labelled_input_field, label_field=label_field, skill_field=labelled_skill_field, id_field=labelled_id_field)
-    labelled = st.capped(labelled, by="difficulty", limit=validation_limit)  # spread over the label range
-    print(labelled_report.summary())
-print(f"scoring {len(rows)} rows from {source} with judge {judge.model_id}")
+res = run(st, Config.from_namespace(globals()))
+print(res.labelled_summary)
+verdict = res.stats["judge_verdict"]
+{k: res.stats[k] for k in ("source", "rows", "judge_verdict", "mean_difficulty_by_round", "claim", "llm")}
 
 # %% [markdown]
-# ## Validate the judge against human labels
+# ## Is the judge validated against human labels?
 # Spearman of the judge's score against the labels, with a bootstrap 95 % interval, beside
 # the same statistic for plain word count on the same items. The judge is **validated** only
 # when its whole interval lies above the word-count baseline; every figure below says so when
 # it is not. Per-item scores are in `validation.jsonl`.
 
 # %%
-report = DS.validate_judge(labelled, judge, judge_mode, min_mass, st.path("validation.jsonl"), st.run["seed"]) if validate else None
-report
-
-# %% [markdown]
-# ## Score the dataset
-
-# %%
-DS.score_rows(rows, judge, load_backend(ifd_name, st.run) if ifd else None, judge_mode, min_mass, ifd_max_length)
-write_jsonl(st.path("records.jsonl"), rows)
-stats = DS.stage_stats(rows, source, report, st.run["seed"], labelled_report.stats() if validate else None)
-st.write_stats(stats)
-verdict = stats["judge_verdict"]
-{k: stats[k] for k in ("rows", "judge_verdict", "mean_difficulty_by_round", "claim")}
+res.validation
 
 # %% [markdown]
 # ## Does difficulty rise round by round?
-# Shares per round (rounds differ in size), then means with 95 % intervals. The claim above
-# is `undetermined` whenever the judge is not validated: its numbers are shown, not trusted.
+# Shares per round (rounds differ in size): look for the mass moving right in later rounds.
+# The claim above is `undetermined` whenever the judge is not validated: its numbers are
+# shown, not trusted.
 
 # %%
-fig = plots.share_histogram_by_round(rows, "difficulty", DS.figure_title("Judge difficulty per round", verdict))
+fig = plots.share_histogram_by_round(res.rows, "difficulty", figure_title("Judge difficulty per round", verdict))
 plots.save(fig, st.figures_dir() / "difficulty_hist_by_round.html")
 fig.show()
-fig = plots.mean_with_ci(stats["difficulty"]["by_round"], DS.figure_title("Mean judge difficulty per round (95% CI)", verdict), "round", "difficulty")
+
+# %% [markdown]
+# Means with 95 % intervals: a rise counts only where the intervals of early and late rounds
+# do not overlap.
+
+# %%
+fig = plots.mean_with_ci(res.stats["difficulty"]["by_round"], figure_title("Mean judge difficulty per round (95% CI)", verdict), "round", "difficulty")
 plots.save(fig, st.figures_dir() / "difficulty_mean_by_round.html")
 fig.show()
-fig = plots.mean_with_ci(stats["difficulty"]["by_op"], DS.figure_title("Mean judge difficulty per operation (95% CI)", verdict), "operation", "difficulty", lines=False)
+
+# %% [markdown]
+# Per operation: which rewrites the judge finds hardest. An operation far below the others
+# may be producing rewrites that are longer but not harder.
+
+# %%
+fig = plots.mean_with_ci(res.stats["difficulty"]["by_op"], figure_title("Mean judge difficulty per operation (95% CI)", verdict), "operation", "difficulty", lines=False)
 plots.save(fig, st.figures_dir() / "difficulty_by_op.html")
 fig.show()

@@ -42,65 +42,31 @@ single_scoring = True  # also score each answer alone on 1-10
 verifiable = True  # run the verifiable instruction checks on items that declare them
 
 # %%
-import random
-
-from workbench import checks as CK
-from workbench import eval_sets, plots
-from workbench import evaluate as EV
-from workbench import evaluate_stage as ES
-from workbench.io import write_json, write_jsonl
+from workbench import plots
+from workbench.evaluate_stage import Config, figures, run
 from workbench.stage import open_stage
 
 st = open_stage(run_dir, "07_evaluate")
-items, items_report = eval_sets.load_eval_items(eval_set, instruction_field=instruction_field, input_field=input_field, skill_field=skill_field, difficulty_field=difficulty_field, checks_field=checks_field, id_field=id_field, checks_format=checks_format, read_checks=verifiable)
-print(items_report.summary())
-if verifiable:
-    CK.validate_specs([it for it in items if it["checks"]])
-# a subset keeps every difficulty bucket (the paper's high-difficulty analysis needs hard items),
-# with skills mixed by a shuffle seeded by the run seed
-random.Random(st.run["seed"]).shuffle(items)
-for it in items:
-    it["bucket"] = EV.bucket(it["difficulty"])
-items = st.capped(items, by="bucket", limit=n)
-models = ES.resolve_candidates(st, candidates)
-models
+res = run(st, Config.from_namespace(globals()))
+print(res.eval_set_summary)
+{"models": res.results["models"], "failed answers": {c: len(e) for c, e in res.results["answer_errors"].items()}}
 
 # %% [markdown]
-# ## Answers from every candidate (cached like every model call)
-# A failed call is recorded as an error with its reason; it is never judged as an empty answer.
-
-# %%
-answers, answer_errors = ES.answer_all(st, items, models, answer_max_new_tokens)
-judge = st.generator(judge_model)
-{cand: len(errs) for cand, errs in answer_errors.items()}
-
-# %% [markdown]
-# ## Pairwise in both orders, single scores, verifiable checks
+# ## Claims
 # Per item: **win / loss** when both orders agree, **tie** when both say tie, **undetermined**
-# when they disagree or a verdict is unreadable, **error** when a call failed. The headline
-# win rate (with a Wilson 95 % interval and a sign test) is replaced by `undetermined` when
-# the judge is uninformative: order consistency below 0.5, or most items undetermined.
+# when they disagree or a verdict is unreadable, **error** when a call failed (a failed answer
+# is never judged as an empty one). The headline win rate (with a Wilson 95 % interval and a
+# sign test) is replaced by `undetermined` when the judge is uninformative: order consistency
+# below 0.5, or most items undetermined.
 
 # %%
-results, samples = ES.evaluate(st, items, answers, pairs, judge, judge_mode, min_mass, single_scoring, verifiable)
-results |= {"eval_set": items_report.stats(), "models": models, "answer_errors": {c: {str(i): e for i, e in errs.items()} for c, errs in answer_errors.items()}}
-write_json(st.path("results.json"), results)
-write_jsonl(st.path("samples.jsonl"), samples)
-st.write_stats({k: results[k] for k in ("items", "eval_set", "judge", "pairs", "single", "verifiable", "claims")})
-results["claims"]
+res.results["claims"]
 
 # %% [markdown]
 # ## Figures
-# Outcome shares per difficulty bucket and skill: a comparison marked undetermined says so
-# in its title. Look for whether wins grow from easy to hard items.
+# Outcome shares per difficulty bucket and skill for each comparison, then the share of
+# verifiable checks each candidate passed. A comparison marked undetermined says so in its
+# title. Look for whether wins grow from easy to hard items: the paper's headline.
 
 # %%
-for name, res in results["pairs"].items():
-    for key, what in (("by_bucket", "difficulty bucket"), ("by_skill", "skill")):
-        fig = plots.outcome_shares(res[key], f"{name.replace('_vs_', ' vs ')}: outcomes by {what}", res["status"])
-        plots.save(fig, st.figures_dir() / f"{name}_{key}.html")
-        fig.show()
-fig = plots.verifiable_accuracy(results["verifiable"])
-if fig is not None:
-    plots.save(fig, st.figures_dir() / "verifiable.html")
-    fig.show()
+saved = plots.save_and_show(figures(res.results), st.figures_dir())

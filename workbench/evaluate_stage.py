@@ -1,39 +1,130 @@
 """07_evaluate, the stage: candidates answer the eval set; a judge compares them and scores them.
 
-Reads    06_finetune/model/<variant>/ (tuned candidates), the eval set (bundled or a file)
-Writes   results.json   {items, judge, models, answer_errors, pairs: {first_vs_second: {overall,
-                         status, by_skill, by_bucket}}, single, verifiable, claims}
-         samples.jsonl  one row per item: the item, each candidate's answer (null + error when
-                         its call failed), pairwise verdicts both orders, single scores, checks
-Stats    items, judge, pairs, single, verifiable, claims
+    res = run(open_stage(run_dir, "07_evaluate"), Config.from_namespace(globals()))
+
+Reads    06_finetune/train_log.json (role train_log): each tuned variant's model_dir (role models,
+         06_finetune/model/<variant>/: an adapter or whole weights, as 06 saved them) and the base
+         model string; the eval set (bundled or a file)
+Writes   results.json (role eval_results)  {items, judge, eval_set, models, answer_errors,
+                         pairs: {first_vs_second: {overall, status, by_skill, by_bucket}}, single,
+                         verifiable, claims}
+         samples.jsonl (role eval_samples)  one row per item: the item, each candidate's answer
+                         (null + error when its call failed), pairwise verdicts both orders,
+                         single scores, checks
+Stats    items, eval_set, judge, pairs, single, verifiable, claims, llm (stage.write_stats)
 """
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass
+
 from . import checks as CK
+from . import eval_sets, plots
 from . import evaluate as EV
+from .config import StageConfig
+from .finetune import VARIANTS
+from .io import write_json
 from .llm import GenParams
 from .rating import rate
 from .records import full_text
+from .run_folder import FILES, MissingInputError, RunFolder
 from .stats import mean_ci
 
 
-def resolve_candidates(st, candidates: list[str]) -> dict[str, str]:
-    """Candidate name -> model string: a variant 06_finetune saved in this run folder, "base"
-    (the base model 06 tuned, else run.model), or any model string."""
-    base = st.params.get("finetune", {}).get("base_model") or st.run["model"]
+@dataclass(frozen=True)
+class Config(StageConfig):
+    eval_set: str = "bundled"
+    instruction_field: str = "instruction"
+    input_field: str = "input"
+    skill_field: str = "skill"
+    difficulty_field: str = "difficulty"
+    checks_field: str = "checks"
+    id_field: str = "id"
+    checks_format: str = "auto"
+    n: int = 0
+    candidates: tuple = ("seeds", "evolved")
+    pairs: tuple = (("evolved", "seeds"),)
+    judge_model: str = ""
+    judge_mode: str = "auto"
+    min_mass: float = 0.5
+    answer_max_new_tokens: int = 256
+    single_scoring: bool = True
+    verifiable: bool = True
+
+    def __post_init__(self):  # a notebook passes lists
+        object.__setattr__(self, "candidates", tuple(self.candidates))
+        object.__setattr__(self, "pairs", tuple(tuple(p) for p in self.pairs))
+
+
+@dataclass
+class Result:
+    results: dict        # as written to results.json
+    samples: list[dict]  # as written to samples.jsonl
+    eval_set_summary: str  # what the eval-set load kept and dropped
+
+
+def run(st, cfg: Config) -> Result:
+    """The whole stage: load items, resolve candidates, answer, judge, write, stats."""
+    items, report = eval_sets.load_eval_items(
+        cfg.eval_set, instruction_field=cfg.instruction_field, input_field=cfg.input_field,
+        skill_field=cfg.skill_field, difficulty_field=cfg.difficulty_field, checks_field=cfg.checks_field,
+        id_field=cfg.id_field, checks_format=cfg.checks_format, read_checks=cfg.verifiable)
+    if cfg.verifiable:
+        CK.validate_specs([it for it in items if it["checks"]])
+    # a subset keeps every difficulty bucket (the paper's high-difficulty analysis needs hard
+    # items), with skills mixed by a shuffle seeded by the run seed
+    random.Random(st.run["seed"]).shuffle(items)
+    items = st.capped([dict(it, bucket=EV.bucket(it["difficulty"])) for it in items], by="bucket", limit=cfg.n)
+    models = resolve_candidates(st.folder, cfg.candidates, st.run["model"])
+    answers, answer_errors = answer_all(st, items, models, cfg.answer_max_new_tokens)
+    judge = st.generator(cfg.judge_model)
+    results, samples = evaluate(st, items, answers, [list(p) for p in cfg.pairs], judge, cfg.judge_mode,
+                                cfg.min_mass, cfg.single_scoring, cfg.verifiable)
+    results |= {"eval_set": report.stats(), "models": models,
+                "answer_errors": {c: {str(i): e for i, e in errs.items()} for c, errs in answer_errors.items()}}
+    write_json(st.out("eval_results"), results)
+    st.write_rows("eval_samples", samples)
+    st.write_stats({k: results[k] for k in ("items", "eval_set", "judge", "pairs", "single", "verifiable", "claims")})
+    return Result(results, samples, report.summary())
+
+
+def resolve_candidates(folder: RunFolder, candidates, run_model: str) -> dict[str, str]:
+    """Candidate name -> model string, from what 06_finetune wrote (train_log.json), not its
+    params: a variant it trained -> hf:<its model folder> (an adapter folder loads merged into
+    its base); "base" -> the base model it tuned (run.model when 06 has not run); any other
+    name is a model string. A variant name 06 did not train is an error, not a hub lookup."""
+    log = folder.json("train_log") if folder.has("train_log") else {}
+    trained = log.get("variants", {})
     models = {}
     for cand in candidates:
-        saved = st.run_dir / "06_finetune" / "model" / cand / "config.json"
         if cand == "base":
-            models[cand] = base
-        elif saved.is_file():
-            models[cand] = "hf:" + str(saved.parent)
-        elif cand in st.params.get("finetune", {}).get("variants", []):
-            raise FileNotFoundError(f"candidate {cand!r}: 06_finetune did not save {saved}; run 06_finetune first")
+            models[cand] = log.get("base_model") or run_model
+        elif cand in trained:
+            path = folder.path / trained[cand].get("model_dir", f"{FILES['models']}/{cand}")
+            if not path.is_dir():
+                raise MissingInputError(f"candidate {cand!r}: {FILES['train_log']} lists it but {path} is missing; "
+                                        "run 06_finetune again")
+            models[cand] = f"hf:{path}"
+        elif cand in VARIANTS:
+            have = f"it trained {', '.join(trained) or 'nothing'}" if log else f"{FILES['train_log']} is missing"
+            raise MissingInputError(f"candidate {cand!r} is a fine-tuned variant, but 06_finetune did not train it "
+                                    f"in {folder.path} ({have}); run 06_finetune with finetune.variants including it")
         else:
             models[cand] = cand
     return models
+
+
+def figures(results: dict) -> list[tuple[str, object]]:
+    """(file stem, figure) for each comparison by difficulty bucket and by skill, then the
+    verifiable-check accuracy where any item had checks."""
+    out = []
+    for name, res in results["pairs"].items():
+        for key, what in (("by_bucket", "difficulty bucket"), ("by_skill", "skill")):
+            title = f"{name.replace('_vs_', ' vs ')}: outcomes by {what}"
+            out.append((f"{name}_{key}", plots.outcome_shares(res[key], title, res["status"])))
+    fig = plots.verifiable_accuracy(results["verifiable"])
+    return out + ([("verifiable", fig)] if fig is not None else [])
 
 
 def answer_all(st, items: list[dict], models: dict[str, str], max_new_tokens: int) -> tuple[dict, dict]:

@@ -12,26 +12,26 @@ from __future__ import annotations
 
 import random
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from .io import write_json
+from .llm.weights import TRAIN_SUMMARY
 from .records import full_text
 
 VARIANTS = ("seeds", "evolved", "selected")
+# How a tuned model is saved (finetune.save_as). Training always runs in float32.
+#   adapter   the LoRA adapter alone (a few MB); loaders merge it into the base model
+#   bfloat16  the whole model in bfloat16: half of float32, but rounding can undo small updates
+#   float32   the whole model exactly as trained (LoRA merged in)
+#   auto      adapter for method lora, float32 for method full
+SAVE_AS = ("auto", "adapter", "bfloat16", "float32")
 
 
-@dataclass
-class TrainConfig:
-    method: str = "full"  # full | lora
-    epochs: float = 1.0
-    max_steps: int = 0  # > 0 overrides epochs
-    learning_rate: float = 5e-5
-    batch_size: int = 4
-    grad_accum: int = 1
-    max_length: int = 512
-    lora_r: int = 8
-    seed: int = 0
+def saved_as(method: str, save_as: str) -> str:
+    """The form save_as="auto" stands for with this method."""
+    if save_as != "auto":
+        return save_as
+    return "adapter" if method == "lora" else "float32"
 
 
 def check_config(values: dict) -> list[str]:
@@ -42,6 +42,11 @@ def check_config(values: dict) -> list[str]:
         errs.append("finetune.variants: name at least one variant")
     if str(values.get("base_model", "")).startswith("openai:"):
         errs.append("finetune.base_model: fine-tuning needs a local model (embedded or hf:...)")
+    save_as = values.get("save_as", "auto")
+    if save_as not in SAVE_AS:
+        errs.append(f"finetune.save_as: {save_as!r} is not one of {', '.join(SAVE_AS)}")
+    elif save_as == "adapter" and values.get("method", "full") != "lora":
+        errs.append("finetune.save_as: adapter needs method: lora (full fine-tuning has no adapter to save)")
     return errs
 
 
@@ -88,14 +93,17 @@ def base_model_path(model: str) -> str:
     raise ValueError(f"fine-tuning needs a local model (embedded or hf:...), got {model!r}")
 
 
-def train_variant(rows: list[dict], base: str, out_dir: Path, cfg: TrainConfig) -> dict:
-    """Train one variant, save model + tokenizer to out_dir; return the loss log."""
+def train_variant(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: int) -> dict:
+    """Train one variant on the base model (a model string), save it to out_dir as
+    cfg.save_as says, with the tokenizer and train_summary.json; return the loss log.
+    `cfg` is finetune_stage.Config."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    torch.manual_seed(cfg.seed)
+    base = base_model_path(base_model)
+    torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(base)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -110,20 +118,35 @@ def train_variant(rows: list[dict], base: str, out_dir: Path, cfg: TrainConfig) 
         output_dir=str(out_dir / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
         learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, logging_steps=1,
-        save_strategy="no", report_to=[], seed=cfg.seed, data_seed=cfg.seed, use_cpu=not torch.cuda.is_available(),
+        save_strategy="no", report_to=[], seed=seed, data_seed=seed, use_cpu=not torch.cuda.is_available(),
         bf16=False, fp16=False, dataloader_num_workers=0, disable_tqdm=False,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(to_conversations(rows)),
                          processing_class=tok, peft_config=peft_config)
     result = trainer.train()
-    model = trainer.model
-    if cfg.method == "lora":
-        model = model.merge_and_unload()  # a plain model, loadable like any other
-    model.save_pretrained(out_dir)
+    form = save_model(trainer.model, out_dir, saved_as(cfg.method, cfg.save_as))
     tok.save_pretrained(out_dir)
     shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
     log = [e for e in trainer.state.log_history if "loss" in e]
     summary = {"examples": len(rows), "steps": trainer.state.global_step, "train_loss": result.training_loss,
-               "seconds": result.metrics.get("train_runtime"), "log": log}
-    write_json(out_dir / "train_summary.json", {k: v for k, v in summary.items() if k != "log"})
+               "seconds": result.metrics.get("train_runtime"), "base_model": base_model, "saved_as": form,
+               "log": log}
+    write_json(out_dir / TRAIN_SUMMARY, {k: v for k, v in summary.items() if k != "log"})
     return summary
+
+
+def save_model(model, out_dir: Path, form: str) -> str:
+    """Save a trained model (a PeftModel when trained with LoRA) in `form`; returns the form."""
+    import torch
+
+    if form == "adapter":
+        if not hasattr(model, "merge_and_unload"):
+            raise ValueError("finetune.save_as: adapter needs method: lora")
+        model.save_pretrained(out_dir)  # a PeftModel writes adapter_config.json + adapter_model.safetensors
+        return form
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()  # a plain model, loadable like any other
+    if form == "bfloat16":
+        model = model.to(torch.bfloat16)
+    model.save_pretrained(out_dir)
+    return form

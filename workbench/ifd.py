@@ -25,8 +25,12 @@ def assistant_header(backend) -> str:
     return rendered[rendered.rindex(_SENTINEL) + len(_SENTINEL):]
 
 
-def ifd_scores(records: list[dict], backend, max_length: int = 1024) -> list[dict]:
-    """{ifd, ifd_reason, loss_given_instruction, loss_alone, answer_tokens} per record."""
+def ifd_scores(records: list[dict], scorer, max_length: int = 1024) -> list[dict]:
+    """{ifd, ifd_reason, loss_given_instruction, loss_alone, answer_tokens} per record.
+
+    `scorer` is a Generator over a local backend (its losses cached and counted in the
+    stage's stats) or the backend itself; the backend's tokenizer and chat template are used."""
+    backend = getattr(scorer, "backend", scorer)
     tok = backend.tokenizer
     header = tok(assistant_header(backend), add_special_tokens=False).input_ids
     out: list[dict] = [{} for _ in records]
@@ -45,7 +49,7 @@ def ifd_scores(records: list[dict], backend, max_length: int = 1024) -> list[dic
         bare_ctx.append(header)
         answers.append(ans)
         todo.append(i)
-    losses = backend.continuation_losses(cond_ctx + bare_ctx, answers + answers)
+    losses = scorer.continuation_losses(cond_ctx + bare_ctx, answers + answers)
     for k, i in enumerate(todo):
         cond, bare = losses[k], losses[k + len(todo)]
         if bare <= 0:

