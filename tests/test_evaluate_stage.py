@@ -30,3 +30,34 @@ def test_no_items_is_a_plain_error():
 
     with pytest.raises(ValueError, match="no eval item"):
         ES.evaluate(None, [], {}, [], Generator(FakeBackend()), "auto", 0.5, True, True)
+
+
+def test_run_on_a_run_folder_writes_results_and_samples_by_role(tmp_path):
+    import yaml
+
+    from workbench.io import read_json, read_jsonl
+    from workbench.stage import Stage
+
+    run_dir = tmp_path / "runs" / "20250101-000000_t_00000000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "params.yaml").write_text(yaml.safe_dump({"run": {"name": "t", "seed": 0, "model": "embedded"}}))
+    st = Stage(run_dir, "07_evaluate")
+    replies = {"hf:good": lambda p: "good", "hf:bad": lambda p: "bad",
+               "": lambda p: "7" if "<<Reply A>>" not in p else ("A" if "good" in p.split("<<Reply A>>")[1].split("<<Reply B>>")[0] else "B")}
+
+    def generator(model=""):
+        gen = Generator(FakeBackend(reply=replies[model], model_id=f"fake:{model}"))
+        st._generators.append(gen)
+        return gen
+
+    st.generator = generator
+    cfg = ES.Config(n=6, candidates=["hf:good", "hf:bad"], pairs=[["hf:good", "hf:bad"]], verifiable=False)
+    res = ES.run(st, cfg)
+    results = read_json(st.folder.file("eval_results"))
+    assert results["items"] == 6 and results["models"] == {"hf:good": "hf:good", "hf:bad": "hf:bad"}
+    overall = results["pairs"]["hf:good_vs_hf:bad"]["overall"]
+    assert overall["win"] == 6 and overall["loss"] == 0  # the judge prefers "good" in both orders
+    assert {it["bucket"] for it in res.samples} == {"easy", "medium", "hard"}  # n spread over buckets
+    assert len(read_jsonl(st.folder.file("eval_samples"))) == 6
+    assert [name for name, _ in ES.figures(results)] == ["hf:good_vs_hf:bad_by_bucket", "hf:good_vs_hf:bad_by_skill"]
+    assert read_json(st.path("stats.json"))["claims"] == results["claims"]

@@ -77,7 +77,7 @@ def run(st, cfg: Config) -> Result:
     scorer = st.generator(ifd_name) if cfg.ifd else None
     score_rows(rows, judge, scorer, cfg.judge_mode, cfg.min_mass, cfg.ifd_max_length)
     st.write_rows("scored", rows)
-    stats = stage_stats(rows, FILES[source], report, st.run["seed"], load_stats)
+    stats = stage_stats(rows, FILES[source], report, st.run["seed"], load_stats) | {"llm": st.llm_stats()}
     st.write_stats(stats)
     return Result(rows, stats, report, summary)
 
