@@ -18,32 +18,22 @@
 # of a sweep, or any list — and plot them side by side: mean difficulty per round,
 # elimination rate per rule, diversity, and win rates per difficulty bucket. Each run is
 # labelled by the params that differ between the runs.
+#
+# Paths are read from the project folder, wherever JupyterLab started the kernel; with
+# nothing set, the latest runs under `outputs/runs` are compared.
 
 # %% tags=["parameters"]
 run_dir = ""  # unused here; every notebook takes it so the runner can call any of them
 sweep_dir = ""  # a sweep folder (outputs/sweeps/...); its runs are compared
-run_dirs = []  # or an explicit list of run folders; empty with no sweep means the 4 latest runs
+run_dirs = []  # or an explicit list of run folders; empty with no sweep means the latest runs
+latest = 4  # how many of the latest runs to compare when no sweep or list is given [>0]
 outputs = ""  # outputs folder that sweep.json paths are relative to; empty means the project's outputs/
 
 # %%
-from pathlib import Path
-
-import pandas as pd
-
 from workbench import compare as C
-from workbench.stage import OUTPUTS
 
-outputs = outputs or OUTPUTS  # the project's folder, wherever the kernel was started
-if sweep_dir:
-    dirs = C.runs_of_sweep(sweep_dir, outputs)
-elif run_dirs:
-    dirs = [Path(d) for d in run_dirs]
-else:
-    dirs = sorted(p for p in (Path(outputs) / "runs").glob("*") if (p / "manifest.json").is_file())[-4:]
-summaries = [C.summarise_run(d) for d in dirs]
-labels = C.legend_labels(summaries)
-print(f"comparing {len(dirs)} runs from {outputs}" if dirs else f"no runs found under {outputs}")
-pd.DataFrame(C.table(summaries, labels))
+runs = C.load(C.Config.from_namespace(globals()))  # prints what it compares, or why nothing
+runs.table()
 
 # %% [markdown]
 # ## The paper's claims, run by run
@@ -52,12 +42,33 @@ pd.DataFrame(C.table(summaries, labels))
 # undetermined: the numbers exist, but they do not carry the claim.
 
 # %%
-pd.DataFrame(C.claims(summaries, labels))
+runs.claims()
+
+# %% [markdown]
+# ## Difficulty per round
+# Look for lines that rise with the round; a legend entry marked "judge not validated" is a
+# number, not evidence.
 
 # %%
-C.difficulty_by_round(summaries, labels).show()
-C.elimination_rates(summaries, labels).show()
+runs.difficulty_by_round().show()
+
+# %% [markdown]
+# ## Eliminations per rule
+# A rule that throws out far more in one run than in another points at that run's settings.
 
 # %%
-C.diversity_metrics(summaries, labels).show()
-C.win_rates(summaries, labels).show()
+runs.elimination_rates().show()
+
+# %% [markdown]
+# ## Diversity at equal n
+# Evolved rows should sit above the seeds; overlapping intervals mean no difference shown.
+
+# %%
+runs.diversity_metrics().show()
+
+# %% [markdown]
+# ## Win rate of the evolved-data model over the seeds-only model
+# Bars above 50% with intervals clear of it support the paper; an undetermined run draws no bar.
+
+# %%
+runs.win_rates().show()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from workbench.export import FILES, FORMATS, ExportError, export
+from workbench.export_formats import DATA_FILES
 from workbench.io import write_json, write_jsonl
 from workbench.records import new_evolution, new_seed
 
@@ -49,18 +50,35 @@ def make_run(root: Path, with_filter: bool = False) -> Path:
     return run_dir
 
 
-def instructions(fmt: str, out: Path, cache: Path) -> list[str]:
+def first_user_line(fmt: str, row: dict) -> str:
+    """The instruction of one loaded row, whatever the format's shape."""
+    if fmt == "sharegpt":
+        return row["conversations"][0]["value"].split("\n\n")[0]
+    if fmt == "messages":
+        return row["messages"][0]["content"].split("\n\n")[0]
+    if fmt == "prompt_completion":
+        return row["prompt"][0]["content"].split("\n\n")[0]
+    return row["instruction"]
+
+
+def load_as_card_says(fmt: str, out: Path, cache: Path):
+    """The train split two ways: the card's own loading line, and the card's `configs` (as the hub reads it)."""
     import datasets
 
     if fmt == "hf":
         dd = datasets.load_from_disk(str(out))
         assert list(dd) == ["train"]
-        return dd["train"]["instruction"]
-    loader = "parquet" if fmt == "parquet" else "json"
-    ds = datasets.load_dataset(loader, data_files=str(out / FILES[fmt]), split="train", cache_dir=str(cache))
-    if fmt == "sharegpt":
-        return [c[0]["value"].split("\n\n")[0] for c in ds["conversations"]]
-    return ds["instruction"]
+        direct = dd["train"]
+    else:
+        loader = "parquet" if fmt == "parquet" else "json"
+        direct = datasets.load_dataset(loader, data_files=str(out / FILES[fmt]), split="train", cache_dir=str(cache))
+    via_card = datasets.load_dataset(str(out), split="train", cache_dir=str(cache))
+    assert via_card.to_list() == direct.to_list()
+    return direct
+
+
+def instructions(fmt: str, out: Path, cache: Path) -> list[str]:
+    return [first_user_line(fmt, row) for row in load_as_card_says(fmt, out, cache)]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -81,6 +99,14 @@ def test_every_format_round_trips_with_a_card(tmp_path, fmt):
     assert "| unchanged | 1 |" in card and "| backend_error | 1 |" in card
     assert "unit seeds" in card and "CC-BY-4.0" in card and "license: cc-by-4.0" in card
     assert "no 03_filter stage" in card
+    from huggingface_hub import DatasetCard
+
+    meta = DatasetCard.load(out / "README.md").data
+    assert meta.task_categories == ["text-generation"] and meta.size_categories == ["n<1K"]
+    assert meta.pretty_name == "Evol-Instruct unit" and meta.license == "cc-by-4.0" and meta.language
+    assert meta.configs == [{"config_name": "default", "data_files": [{"split": "train", "path": DATA_FILES[fmt]}]}]
+    assert "## Fields" in card and "## Sample record" in card and "arXiv:2304.12244" in card
+    assert "@article{xu2023wizardlm" in card and "Empowering Large Language Models to Follow Complex Instructions" in card
 
 
 def test_format_shapes(tmp_path):

@@ -3,7 +3,9 @@
 A synthetic dataset is reusable only if its provenance travels with it: which teacher models
 wrote it, with which params (hash) and code (git sha), how much the elimination step and the
 filters threw away, and where the seeds came from under which license. All of it is read from
-the run folder (manifest.json, stats.json files, 02_evolve/records.jsonl), never recomputed.
+the run folder through RunFolder (manifest, stage stats, every evolution attempt), never
+recomputed. The YAML header is the hub's `DatasetCardData` (card_data.py): the hub and
+`datasets.load_dataset(folder)` read the rows through its `configs`.
 """
 
 from __future__ import annotations
@@ -11,27 +13,21 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .io import read_json, read_jsonl
+from huggingface_hub import DatasetCard
+
+from .card_data import card_data, languages, reference_sections
+from .export_formats import LOADING
+from .run_folder import FILES, STATS, RunFolder
+from .trainer_configs import trainer_notes
 
 NOT_RECORDED = "not recorded"
-LOADING = {  # how to read each export back, shown on the card
-    "jsonl": 'datasets.load_dataset("json", data_files="train.jsonl")',
-    "alpaca": 'datasets.load_dataset("json", data_files="alpaca.json")',
-    "sharegpt": 'datasets.load_dataset("json", data_files="sharegpt.json")',
-    "parquet": 'datasets.load_dataset("parquet", data_files="train.parquet")',
-    "hf": 'datasets.load_from_disk(".")  # DatasetDict with a "train" split',
-}
+ATTEMPTS, EVOLVE_STATS, FILTER_STATS = FILES["attempts"], f"02_evolve/{STATS}", f"03_filter/{STATS}"
 
 
-def status_counts(run_dir: Path) -> dict:
+def status_counts(run: RunFolder) -> dict:
     """kept / eliminated / failed over every attempt of 02_evolve, not only the exported rows."""
-    path = run_dir / "02_evolve" / "records.jsonl"
-    return dict(Counter(r.get("status") for r in read_jsonl(path)).most_common()) if path.is_file() else {}
-
-
-def stage_stats(run_dir: Path, stage: str) -> dict:
-    path = run_dir / stage / "stats.json"
-    return read_json(path) if path.is_file() else {}
+    rows = run.rows_or_none("attempts") or []
+    return dict(Counter(r.get("status") for r in rows).most_common())
 
 
 def teacher_models(rows: list[dict], params: dict) -> dict:
@@ -80,11 +76,15 @@ def seed_provenance(seed_params: dict, seed_stats: dict) -> tuple[str, str, str 
                       seed_params.get("source_name") or "", seed_params.get("license") or "")
 
 
-def dataset_card(run_dir: Path, rows: list[dict], summary: dict) -> str:
-    manifest = read_json(run_dir / "manifest.json")
+def dataset_card(run_dir: Path, rows: list[dict], summary: dict, written: list[dict] | None = None) -> str:
+    """The card for an export: rows are the dataset after curation, written the records in
+    the file (training formats leave rows without a response out)."""
+    run = RunFolder(run_dir)
+    written = rows if written is None else written
+    manifest = run.manifest()
     params = manifest.get("params", {})
-    seed_params, seed_stats = params.get("seed", {}), stage_stats(run_dir, "01_seed")
-    evolve_stats, filter_stats = stage_stats(run_dir, "02_evolve"), stage_stats(run_dir, "03_filter")
+    seed_params, seed_stats = params.get("seed", {}), run.stats("01_seed")
+    evolve_stats, filter_stats = run.stats("02_evolve"), run.stats("03_filter")
     source_name, license_, seed_warning = seed_provenance(seed_params, seed_stats)
     git = manifest.get("git") or {}
     sha = git.get("sha") or NOT_RECORDED
@@ -93,16 +93,20 @@ def dataset_card(run_dir: Path, rows: list[dict], summary: dict) -> str:
     by_round = Counter(r.get("round") for r in rows)
     by_op = Counter(r.get("op") or "seed" for r in rows)
     evolve = params.get("evolve", {})
+    fmt, run_id = summary["format"], manifest.get("run_id", run.name)
+    langs, how_detected = languages(written)
+    header = card_data(fmt, written, params.get("run", {}).get("name") or run_id, _hub_license(license_), langs)
 
     parts = [
-        f"---\nlicense: {_hub_license(license_)}\ntags:\n- evol-instruct\n- synthetic\n---\n",
-        f"# Evol-Instruct dataset from run {manifest.get('run_id', run_dir.name)}\n",
-        f"{summary['rows_written']} rows in the {summary['format']} format, exported from "
+        f"# Evol-Instruct dataset from run {run_id}\n",
+        f"{summary['rows_written']} rows in the {fmt} format, exported from "
         f"`{summary['source']}` of the run by the Evol-Instruct Workbench (`workbench export`). "
-        f"Load it from this folder with:\n\n```python\nimport datasets\n{LOADING[summary['format']]}\n```\n",
+        f"Load it from this folder with:\n\n```python\nimport datasets\n{LOADING[fmt]}\n```\n\n"
+        f"or through this card's `configs` (as the hub does): `datasets.load_dataset(\"<this folder>\", split=\"train\")`.\n",
+        f"Language: {', '.join(langs)} ({how_detected}).\n",
     ]
     if summary.get("incomplete"):  # exported with --allow-incomplete: the first thing a reader sees
-        parts.insert(2, "> **Incomplete:** exported with `--allow-incomplete` although "
+        parts.insert(1, "> **Incomplete:** exported with `--allow-incomplete` although "
                      + "; ".join(summary["incomplete"]) + ".\n")
     curated = summary.get("curation") or {}  # marks made in 00_explore (curation.jsonl)
     if curated.get("rejected") or curated.get("accepted"):
@@ -113,9 +117,11 @@ def dataset_card(run_dir: Path, rows: list[dict], summary: dict) -> str:
         parts.append(f"{summary['left_out_no_response']} rows without a response were left out of this "
                      "training format.\n")
     parts += [
+        reference_sections(fmt, written),
+        trainer_notes(fmt, Path(summary.get("out") or ".")),
         "## Provenance\n",
         _table(("field", "value"), [
-            ("run id", f"`{manifest.get('run_id', run_dir.name)}`"), ("created", manifest.get("created", NOT_RECORDED)),
+            ("run id", f"`{run_id}`"), ("created", manifest.get("created", NOT_RECORDED)),
             ("params file", f"`{manifest.get('params_file')}`" + (f" with {manifest['sets']}" if manifest.get("sets") else "")),
             ("params hash", f"`{manifest.get('params_hash', NOT_RECORDED)}`"),
             ("git sha", f"`{sha}`{dirty}"),
@@ -141,21 +147,22 @@ def dataset_card(run_dir: Path, rows: list[dict], summary: dict) -> str:
         _counts("Rows per round", {k: by_round[k] for k in sorted(by_round, key=lambda x: (x is None, x))},
                 "round", "no rows"),
         _counts("Rows per op", dict(by_op.most_common()), "op", "no rows"),
-        _counts("Attempts per status (02_evolve/records.jsonl, every attempt)", status_counts(run_dir),
-                "status", "02_evolve/records.jsonl not found"),
-        _counts("Eliminations by reason (02_evolve/stats.json)", evolve_stats.get("reasons") or {},
-                "reason", "no elimination recorded" if evolve_stats else "02_evolve/stats.json not found"),
-        _counts("Filter drops by reason (03_filter/stats.json)", filter_stats.get("dropped_by_reason") or {},
+        _counts(f"Attempts per status ({ATTEMPTS}, every attempt)", status_counts(run),
+                "status", f"{ATTEMPTS} not found"),
+        _counts(f"Eliminations by reason ({EVOLVE_STATS})", evolve_stats.get("reasons") or {},
+                "reason", "no elimination recorded" if evolve_stats else f"{EVOLVE_STATS} not found"),
+        _counts(f"Filter drops by reason ({FILTER_STATS})", filter_stats.get("dropped_by_reason") or {},
                 "reason", "no row dropped" if filter_stats else "no 03_filter stage in this run"),
-        validity_section(run_dir, evolve_stats),
+        validity_section(run, evolve_stats),
     ]
-    return "\n".join(parts)
+    return str(DatasetCard(f"---\n{header.to_yaml()}\n---\n\n" + "\n".join(parts)))
 
 
-def validity_section(run_dir: Path, evolve_stats: dict) -> str:
+def validity_section(run: RunFolder | Path, evolve_stats: dict) -> str:
     """What a reader must know before trusting the run's numbers: unchecked evolutions, the
     difficulty judge's validation against human labels, and the paper's claims as stated."""
-    difficulty = stage_stats(run_dir, "04_difficulty")
+    run = run if isinstance(run, RunFolder) else RunFolder(run)
+    difficulty = run.stats("04_difficulty")
     val = difficulty.get("validation") or {}
     judge, base = val.get("judge") or {}, val.get("baseline_word_count") or {}
     rows = [("kept evolutions no judge checked for information gain", _value(evolve_stats.get("unchecked_kept_share"))),
@@ -163,8 +170,8 @@ def validity_section(run_dir: Path, evolve_stats: dict) -> str:
             ("judge Spearman vs human labels (95% CI)", f"{judge.get('rho')} [{judge.get('lo')}, {judge.get('hi')}], n={judge.get('n')}"
              if judge else NOT_RECORDED),
             ("word-count baseline Spearman", _value(base.get("rho")) if base else NOT_RECORDED)]
-    claims = [difficulty.get("claim"), stage_stats(run_dir, "05_diversity").get("claim"),
-              *stage_stats(run_dir, "07_evaluate").get("claims", [])]
+    claims = [difficulty.get("claim"), run.stats("05_diversity").get("claim"),
+              *run.stats("07_evaluate").get("claims", [])]
     rows += [(c.get("statement", c.get("id")), c.get("verdict")) for c in claims if c]
     note = ("" if difficulty.get("judge_verdict") == "validated" else
             "\n> Difficulty scores in these rows come from a judge that was not validated against human labels.\n")

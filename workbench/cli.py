@@ -142,7 +142,8 @@ def export(
     extra = ", ".join(["README.md", *summary["trainer_configs"]])
     typer.echo(f"{summary['rows_written']} rows from {summary['source']} -> {out / summary['file']} (+ {extra})")
     if push_to_hub:
-        from .export import PushError, push_to_hub as push
+        from .export import PushError
+        from .export import push_to_hub as push
 
         try:
             typer.echo(f"pushed to {push(out, push_to_hub)}")

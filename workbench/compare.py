@@ -1,25 +1,98 @@
 """Side-by-side comparison of runs (a sweep, or any run folders) for notebooks/08_compare.py.
 
-    summaries = [summarise_run(d) for d in run_dirs]
-    labels = legend_labels(summaries)      # each run named by the params that differ
-    difficulty_by_round(summaries, labels).show()
+    runs = load(Config(sweep_dir="", run_dirs=(), latest=4, outputs=""))   # prints what it compares
+    runs.table()                           # one row per run, labelled by the params that differ
+    runs.difficulty_by_round().show()
 
-Everything is read from the run folders' stats files; a run that lacks a stage simply has no
-line in that figure.
+Everything is read through RunFolder from the run folders' stats files; a run that lacks a
+stage simply has no line in that figure. Paths resolve from the project folder, never from
+the kernel's working directory, so the notebook finds the runs wherever JupyterLab started it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import plotly.graph_objects as go
 
+from .config import StageConfig
 from .io import read_json
+from .run_folder import OUTPUTS, RunFolder, runs
+
+PROJECT = OUTPUTS.parent
 
 
-def _stats(run_dir: Path, stage: str) -> dict:
-    path = run_dir / stage / "stats.json"
-    return read_json(path) if path.is_file() else {}
+@dataclass(frozen=True)
+class Config(StageConfig):
+    """notebooks/08_compare.py's parameters."""
+
+    sweep_dir: str = ""
+    run_dirs: tuple = ()
+    latest: int = 4
+    outputs: str = ""
+
+    def __post_init__(self):  # the notebook passes a list; a frozen config holds a tuple
+        object.__setattr__(self, "run_dirs", tuple(self.run_dirs))
+
+
+def _from_project(path: str | Path) -> Path:
+    """A path as typed in the notebook: absolute, or relative to the project folder."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else PROJECT / path
+
+
+def run_dirs_of(cfg: Config) -> tuple[list[Path], str]:
+    """The run folders cfg names (a sweep's, a list, else the latest), and where they came from."""
+    outputs = _from_project(cfg.outputs) if cfg.outputs else OUTPUTS
+    if cfg.sweep_dir:
+        return runs_of_sweep(_from_project(cfg.sweep_dir), outputs), f"sweep {cfg.sweep_dir}"
+    if cfg.run_dirs:
+        return [_from_project(d) for d in cfg.run_dirs], "run_dirs"
+    return [r.path for r in runs(outputs)[-cfg.latest:]], f"the latest runs under {outputs / 'runs'}"
+
+
+@dataclass
+class Comparison:
+    """The runs being compared, their summaries and legend labels, with the figures as methods."""
+
+    dirs: list[Path]
+    summaries: list[dict] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame(table(self.summaries, self.labels))
+
+    def claims(self):
+        import pandas as pd
+
+        return pd.DataFrame(claims(self.summaries, self.labels), columns=["run", "claim", "verdict", "evidence"])
+
+    def difficulty_by_round(self) -> go.Figure:
+        return difficulty_by_round(self.summaries, self.labels)
+
+    def elimination_rates(self) -> go.Figure:
+        return elimination_rates(self.summaries, self.labels)
+
+    def diversity_metrics(self, metric: str = "vendi") -> go.Figure:
+        return diversity_metrics(self.summaries, self.labels, metric)
+
+    def win_rates(self, pair: str = "evolved_vs_seeds") -> go.Figure:
+        return win_rates(self.summaries, self.labels, pair)
+
+
+def load(cfg: Config, log=print) -> Comparison:
+    """Summaries of the runs cfg names; says what it compares, or why there is nothing to compare."""
+    dirs, where = run_dirs_of(cfg)
+    if not dirs:
+        log(f"no runs to compare: none found in {where}. Start one with `workbench run params/default.yaml`, "
+            "or set run_dirs / sweep_dir")
+        return Comparison([])
+    summaries = [summarise_run(d) for d in dirs]
+    log(f"comparing {len(dirs)} runs from {where}")
+    return Comparison(dirs, summaries, legend_labels(summaries))
 
 
 def _flatten(params: dict, prefix: str = "") -> dict:
@@ -34,11 +107,11 @@ def _flatten(params: dict, prefix: str = "") -> dict:
 
 
 def summarise_run(run_dir: Path | str) -> dict:
-    run_dir = Path(run_dir)
-    manifest = read_json(run_dir / "manifest.json")
-    return {"dir": str(run_dir), "run_id": manifest["run_id"], "params": _flatten(manifest["params"]),
-            "evolve": _stats(run_dir, "02_evolve"), "difficulty": _stats(run_dir, "04_difficulty"),
-            "diversity": _stats(run_dir, "05_diversity"), "evaluate": _stats(run_dir, "07_evaluate")}
+    run = RunFolder(run_dir)
+    manifest = run.manifest()
+    return {"dir": str(run.path), "run_id": manifest["run_id"], "params": _flatten(manifest["params"]),
+            "evolve": run.stats("02_evolve"), "difficulty": run.stats("04_difficulty"),
+            "diversity": run.stats("05_diversity"), "evaluate": run.stats("07_evaluate")}
 
 
 def runs_of_sweep(sweep_dir: Path | str, outputs: Path | str) -> list[Path]:

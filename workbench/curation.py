@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .io import BadLineError, iter_jsonl_numbered
+from .run_folder import RunFolder
 
-CURATION_FILE = "curation.jsonl"
 MARKS = ("accepted", "rejected", "unmarked")
 
 
@@ -31,7 +31,7 @@ class CurationError(ValueError):
 
 
 def curation_path(run_dir: Path | str) -> Path:
-    return Path(run_dir) / CURATION_FILE
+    return RunFolder(run_dir).file("curation")
 
 
 def mark(run_dir: Path | str, record_id: str, verdict: str, note: str = "", now: str | None = None) -> dict:

@@ -1,160 +1,71 @@
 """Export a run's dataset for training elsewhere, with a dataset card that says where it came from.
 
-    workbench export RUN_DIR --format hf|jsonl|alpaca|sharegpt|parquet --out DIR [--selection]
-                                 [--allow-incomplete]
+    workbench export RUN_DIR --format FORMAT --out DIR [--selection] [--allow-incomplete]
+                                 [--push-to-hub OWNER/NAME]
 
-Rows are the latest dataset the run has: 03_filter/dataset.jsonl, else 02_evolve/dataset.jsonl
-(--selection: 05_diversity/selection.jsonl). Files written into DIR:
+FORMAT is one of hf, jsonl, alpaca, sharegpt, messages, prompt_completion, parquet (the row
+shapes are in export_formats.py). Rows are the run's latest dataset (03_filter, else 02_evolve;
+--selection: the 05_diversity selection). Written into DIR:
 
-    jsonl     train.jsonl      our full records, every field
-    alpaca    alpaca.json      [{instruction, input, output}]            (a JSON list, as Alpaca ships)
-    sharegpt  sharegpt.json    [{id, conversations: [human, gpt]}]       (a JSON list, as FastChat reads)
-    parquet   train.parquet    flat columns: FLAT_COLUMNS
-    hf        dataset_dict.json + train/   DatasetDict({"train"}) with FLAT_COLUMNS + messages
-    every     README.md        dataset card: teacher models, params hash, git sha, counts, drops, seeds
+    the rows           in the format's file (export_formats.FILES)
+    README.md          dataset card: hub metadata (pretty_name, task_categories, language,
+                       size_categories, configs), fields, a sample record, the WizardLM citation,
+                       teacher models, params hash, git sha, counts, drops, seeds, validity
+    dataset_info.json  LLaMA-Factory, and axolotl.yaml, Axolotl (trainer_configs.py), where the
+                       format maps onto the trainer's own
 
-Rows whose last curation mark (`<run>/curation.jsonl`, made in 00_explore) is "rejected" are
-left out of every format, and the card counts them: rows in = written + rejected + no response.
-
-alpaca and sharegpt are training formats: a row without a response would teach an empty answer,
-so such rows are left out of them and the card counts them. The other formats keep every row.
-A synthetic dataset is only reusable when its teacher models, settings and seed license travel
-with it; the card carries them from the run's manifest.json and stats files.
+Rows whose last curation mark (made in 00_explore) is "rejected" are left out of every format,
+and the card counts them: rows in = written + rejected + no response. Training formats
+(export_formats.TRAINING_FORMATS) leave rows without a response out, since they would teach an
+empty answer; the card counts those too. The other formats keep every row.
 
 A stage that failed (02_evolve past max_failure_rate still writes its dataset), one that never
 finished, or an empty dataset is refused unless --allow-incomplete, and then the card says so
 at the top. Everything is written into a temp folder beside DIR and moved in at the end, so a
 failure (a corrupt manifest, a full disk) never leaves a dataset without its card.
+--push-to-hub uploads DIR after it is written; without a network it fails with one line and
+the local export stays.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from .curation import load_marks, without_rejected
-from .io import (
-    atomic_write_bytes,
-    atomic_write_text,
-    current_umask,
-    read_json,
-    read_jsonl,
-    write_jsonl,
-)
-from .records import full_text
-from .stage import DATASETS, first_existing
+from .export_formats import FILES, FORMATS, write_rows
+from .io import atomic_write_text, current_umask
+from .run_folder import DATASET_ROLES, RunFolder, stage_of
+from .run_folder import FILES as RUN_FILES
+from .trainer_configs import write_trainer_configs
 
-FORMATS = ("hf", "jsonl", "alpaca", "sharegpt", "parquet")
-FILES = {"jsonl": "train.jsonl", "alpaca": "alpaca.json", "sharegpt": "sharegpt.json",
-         "parquet": "train.parquet", "hf": "dataset_dict.json"}
-FLAT_COLUMNS = ("id", "root_id", "parent_id", "round", "op", "instruction", "input", "response", "difficulty")
-SOURCES = DATASETS
-SELECTION = "05_diversity/selection.jsonl"
+__all__ = ["FILES", "FORMATS", "ExportError", "PushError", "export", "push_to_hub"]
 
 
 class ExportError(ValueError):
     pass
 
 
-def source_file(run_dir: Path, selection: bool = False) -> Path:
-    """The file rows come from: the latest dataset stage the run has, or the diversity selection."""
-    if not (run_dir / "manifest.json").is_file():
-        raise ExportError(f"{run_dir}: not a run folder (no manifest.json)")
+class PushError(RuntimeError):
+    pass
+
+
+def source_role(run: RunFolder, selection: bool = False) -> str:
+    """The role rows come from: the latest dataset stage the run has, or the diversity selection."""
+    if not run.is_run():
+        raise ExportError(f"{run.path}: not a run folder (no {run.manifest_file.name})")
     if selection:
-        path = run_dir / SELECTION
-        if not path.is_file():
-            raise ExportError(f"{run_dir}: no {SELECTION}; run stage 05_diversity first, or export without --selection")
-        return path
-    found = first_existing(run_dir, SOURCES)
+        if not run.has("selection"):
+            raise ExportError(f"{run.path}: no {RUN_FILES['selection']}; run stage {stage_of('selection')} first, "
+                              "or export without --selection")
+        return "selection"
+    found = run.first_role(DATASET_ROLES)
     if found:
-        return run_dir / found
-    raise ExportError(f"{run_dir}: no dataset yet ({' or '.join(SOURCES)}); run stage 02_evolve first")
-
-
-def to_alpaca(rec: dict) -> dict:
-    return {"instruction": rec["instruction"], "input": rec.get("input") or "", "output": rec["response"]}
-
-
-def to_sharegpt(rec: dict) -> dict:
-    return {"id": rec["id"], "conversations": [
-        {"from": "human", "value": full_text(rec)}, {"from": "gpt", "value": rec["response"]}]}
-
-
-def _difficulty(rec: dict) -> float | None:
-    value = (rec.get("scores") or {}).get("difficulty")
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def to_flat(rec: dict) -> dict:
-    row = {k: rec.get(k) for k in FLAT_COLUMNS if k != "difficulty"}
-    row["input"] = row["input"] or ""
-    row["difficulty"] = _difficulty(rec)
-    return row
-
-
-def _schema(messages: bool):
-    """Explicit column types: a column that is null in every row must still load as text / float."""
-    import pyarrow as pa
-
-    fields = [(k, pa.string()) for k in FLAT_COLUMNS]
-    fields[FLAT_COLUMNS.index("round")] = ("round", pa.int64())
-    fields[FLAT_COLUMNS.index("difficulty")] = ("difficulty", pa.float64())
-    if messages:
-        fields.append(("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))))
-    return pa.schema(fields)
-
-
-def _write_parquet(path: Path, rows: list[dict]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    sink = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist([to_flat(r) for r in rows], schema=_schema(False)), sink)
-    atomic_write_bytes(path, sink.getvalue())
-
-
-def _write_hf(out: Path, rows: list[dict]) -> None:
-    """save_to_disk writes a folder, so it goes to a temp folder first and is moved in whole."""
-    import datasets
-    from datasets import Dataset, DatasetDict, Features
-
-    datasets.disable_progress_bars()  # one-shot command: the bars only clutter its output
-    flat = [to_flat(r) | {"messages": [{"role": "user", "content": full_text(r)},
-                                       {"role": "assistant", "content": r.get("response") or ""}]}
-            for r in rows]
-    features = Features.from_arrow_schema(_schema(True))
-    dd = DatasetDict({"train": Dataset.from_list(flat, features=features)})
-    tmp = Path(tempfile.mkdtemp(prefix=".hf-export-", dir=out))
-    try:
-        dd.save_to_disk(str(tmp))
-        for item in sorted(tmp.iterdir()):
-            target = out / item.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            os.replace(item, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def write_rows(fmt: str, out: Path, rows: list[dict]) -> tuple[Path, int]:
-    """Write rows in one format into out; returns (the main file, rows written)."""
-    path = out / FILES[fmt]
-    if fmt == "jsonl":
-        return path, write_jsonl(path, rows)
-    if fmt == "parquet":
-        _write_parquet(path, rows)
-        return path, len(rows)
-    if fmt == "hf":
-        _write_hf(out, rows)
-        return path, len(rows)
-    convert = to_alpaca if fmt == "alpaca" else to_sharegpt
-    data = [convert(r) for r in rows if r.get("response")]
-    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-    return path, len(data)
+        return found
+    raise ExportError(f"{run.path}: no dataset yet ({' or '.join(RUN_FILES[r] for r in DATASET_ROLES)}); "
+                      "run stage 02_evolve first")
 
 
 def incomplete_reasons(manifest: dict, source: str, rows: list[dict]) -> list[str]:
@@ -162,7 +73,7 @@ def incomplete_reasons(manifest: dict, source: str, rows: list[dict]) -> list[st
     failed or never finished, or there are no rows. Empty when all is well."""
     stages = manifest.get("stages")
     if not isinstance(stages, dict):
-        return ["manifest.json records no stage status"]
+        return ["the manifest records no stage status"]
     source_stage = source.split("/")[0]
     reasons = []
     for stage, info in stages.items():
@@ -177,10 +88,10 @@ def incomplete_reasons(manifest: dict, source: str, rows: list[dict]) -> list[st
     return reasons
 
 
-def _read_manifest(run_dir: Path) -> dict:
-    manifest = read_json(run_dir / "manifest.json")
+def _read_manifest(run: RunFolder) -> dict:
+    manifest = run.manifest()
     if not isinstance(manifest, dict):
-        raise ExportError(f"{run_dir / 'manifest.json'}: expected a JSON object, got {type(manifest).__name__}")
+        raise ExportError(f"{run.manifest_file}: expected a JSON object, got {type(manifest).__name__}")
     return manifest
 
 
@@ -199,24 +110,24 @@ def export(run_dir: Path | str, fmt: str, out: Path | str, selection: bool = Fal
     """Export one run's dataset as fmt into out, with README.md; returns a summary of what was written."""
     from .card import dataset_card
 
-    run_dir, out = Path(run_dir), Path(out)
+    run, out = RunFolder(run_dir), Path(out)
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})")
     if out.exists() and not out.is_dir():
         raise ExportError(f"--out {out}: is a file; give a folder (it gets {FILES[fmt]} and README.md)")
-    src = source_file(run_dir, selection)
-    source = str(src.relative_to(run_dir))
-    manifest = _read_manifest(run_dir)  # before anything is written: a corrupt one stops here
-    rows = read_jsonl(src)
+    role = source_role(run, selection)
+    source = RUN_FILES[role]
+    manifest = _read_manifest(run)  # before anything is written: a corrupt one stops here
+    rows = run.rows(role)
     # --- curation (curation.py): rows a researcher rejected in 00_explore are left out ---
     rows_in = len(rows)
-    marks = load_marks(run_dir)
+    marks = load_marks(run.path)
     rows, rejected = without_rejected(rows, marks)
     curated = {"rejected": rejected, "accepted": sum(marks.get(r.get("id"), {}).get("mark") == "accepted" for r in rows)}
     # --- end curation ---
     incomplete = incomplete_reasons(manifest, source, rows)
     if incomplete and not allow_incomplete:
-        raise ExportError(f"{run_dir}: not exporting an incomplete dataset: {'; '.join(incomplete)}. "
+        raise ExportError(f"{run.path}: not exporting an incomplete dataset: {'; '.join(incomplete)}. "
                           "Finish the run (workbench run --resume), or pass --allow-incomplete to export it "
                           "anyway; the card will say so")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -224,13 +135,31 @@ def export(run_dir: Path | str, fmt: str, out: Path | str, selection: bool = Fal
     try:
         os.chmod(tmp, 0o777 & ~current_umask())
         path, written = write_rows(fmt, tmp, rows)
-        summary = {"run_dir": str(run_dir), "source": source, "format": fmt,
-                   "file": path.name, "rows_in": rows_in, "rows_written": written,
-                   "left_out_no_response": len(rows) - written, "incomplete": incomplete,
+        summary = {"run_dir": str(run.path), "source": source, "format": fmt, "out": str(out.resolve()),
+                   "file": path.name, "rows_in": rows_in, "rows_written": len(written),
+                   "left_out_no_response": len(rows) - len(written), "incomplete": incomplete,
                    "curation": curated}
-        atomic_write_text(tmp / "README.md", dataset_card(run_dir, rows, summary))
+        summary["trainer_configs"] = write_trainer_configs(fmt, tmp, out)
+        atomic_write_text(tmp / "README.md", dataset_card(run.path, rows, summary, written))
         _move_into(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary
 
+
+
+def push_to_hub(out: Path | str, repo: str, private: bool = False) -> str:
+    """Upload an export folder to a hub dataset repo; the URL, or PushError with one line
+    (no network, no token, no access). The local export is already complete either way."""
+    from huggingface_hub import HfApi
+
+    try:
+        api = HfApi()
+        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        info = api.upload_folder(folder_path=str(out), repo_id=repo, repo_type="dataset",
+                                 commit_message="workbench export")
+    except Exception as e:  # network, auth and hub errors come in many types; each becomes one line
+        reason = " ".join(str(e).split())[:300] or type(e).__name__
+        raise PushError(f"push to the hub as {repo} failed ({type(e).__name__}: {reason}); "
+                        f"the local export in {out} is complete") from e
+    return str(getattr(info, "commit_url", "") or f"https://huggingface.co/datasets/{repo}")

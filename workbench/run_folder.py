@@ -74,6 +74,20 @@ class RunFolder:
     def is_run(self) -> bool:
         return (self.path / MANIFEST).is_file()
 
+    @property
+    def manifest_file(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def params_file(self) -> Path:
+        return self.path / PARAMS
+
+    def stats_file(self, stage: str) -> Path:
+        return self.path / stage / STATS
+
+    def done_file(self, stage: str) -> Path:
+        return self.path / stage / DONE
+
     def file(self, role: str) -> Path:
         return self.path / FILES[role]
 
@@ -92,21 +106,21 @@ class RunFolder:
     def manifest(self) -> dict:
         if not self.is_run():
             raise MissingInputError(f"{self.path} is not a run folder (no {MANIFEST})")
-        return read_json(self.path / MANIFEST)
+        return read_json(self.manifest_file)
 
     def params(self) -> dict:
-        path = self.path / PARAMS
+        path = self.params_file
         if not path.is_file():
             raise MissingInputError(f"{self.path} is not a run folder (no {PARAMS})")
         return yaml.safe_load(path.read_text(encoding="utf-8"))
 
     def stats(self, stage: str) -> dict:
         """A stage's stats.json, or {} when the stage has not written one."""
-        path = self.path / stage / STATS
+        path = self.stats_file(stage)
         return read_json(path) if path.is_file() else {}
 
     def done(self, stage: str) -> bool:
-        return (self.path / stage / DONE).is_file()
+        return self.done_file(stage).is_file()
 
     def _missing(self, role: str) -> MissingInputError:
         stage = stage_of(role)
@@ -126,6 +140,10 @@ class RunFolder:
         if not self.has(role):
             raise self._missing(role)
         return read_json(self.file(role))
+
+    def role_of(self, stage: str, filename: str) -> str | None:
+        """The role of a stage's file named the old way (stage, filename); None when it has none."""
+        return next((r for r, rel in FILES.items() if rel == f"{stage}/{filename}"), None)
 
     def first_role(self, roles: tuple[str, ...] = DATASET_ROLES) -> str | None:
         return next((r for r in roles if self.has(r)), None)

@@ -28,7 +28,8 @@ import yaml
 
 from . import params as P
 from . import progress as live_progress
-from .io import atomic_write_text, read_json, write_json
+from .io import atomic_write_text, write_json
+from .run_folder import NOTEBOOK, RunFolder
 from .runlock import RunLock, check_cache_writable, check_writable
 
 REPO_ROOT = P.REPO_ROOT
@@ -100,7 +101,7 @@ class Run:
 
     @property
     def manifest_path(self) -> Path:
-        return self.dir / "manifest.json"
+        return RunFolder(self.dir).manifest_file
 
     def save(self) -> None:
         write_json(self.manifest_path, self.manifest)
@@ -116,7 +117,7 @@ class Run:
 
     def stage_done(self, stage: str) -> bool:
         info = self.manifest["stages"].get(stage, {})
-        return info.get("status") == "done" and (self.dir / stage / "DONE").is_file()
+        return info.get("status") == "done" and RunFolder(self.dir).done(stage)
 
 
 def new_folder(parent: Path, name: str) -> Path:
@@ -146,7 +147,7 @@ def create_run(resolved: dict, outputs: Path, params_file: str, sets: list[str],
     phash = P.params_hash(resolved)
     name = re.sub(r"[^\w-]+", "-", resolved["run"]["name"]).strip("-") or "run"
     run_dir = new_folder(outputs / "runs", f"{name}_{phash}")
-    atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+    atomic_write_text(RunFolder(run_dir).params_file, yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
     manifest = {
         "run_id": run_dir.name, "created": utc_now(), "params_file": params_file, "sets": sets,
         "params_hash": phash, "params": resolved, "git": git_info(), "packages": package_versions(),
@@ -159,9 +160,10 @@ def create_run(resolved: dict, outputs: Path, params_file: str, sets: list[str],
 
 
 def open_run(run_dir: Path) -> Run:
-    if not (run_dir / "manifest.json").is_file():
-        raise P.ParamsError(f"--resume {run_dir}: not a run folder (no manifest.json)")
-    manifest = read_json(run_dir / "manifest.json")
+    folder = RunFolder(run_dir)
+    if not folder.is_run():
+        raise P.ParamsError(f"--resume {run_dir}: not a run folder (no {folder.manifest_file.name})")
+    manifest = folder.manifest()
     for stage in stage_order():
         manifest["stages"].setdefault(stage, {"status": "pending"})
     # a stage added to the workbench after this run began runs with its defaults; say so
@@ -170,7 +172,7 @@ def open_run(run_dir: Path) -> Run:
     if missing:
         manifest["params"].update({s: defaults[s] for s in missing})
         manifest.setdefault("params_added_on_resume", []).extend(missing)
-        atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(manifest["params"], sort_keys=False, allow_unicode=True))
+        atomic_write_text(folder.params_file, yaml.safe_dump(manifest["params"], sort_keys=False, allow_unicode=True))
     return Run(run_dir, manifest)
 
 
@@ -183,17 +185,18 @@ def execute_stage(run: Run, stage: str, cwd: Path | None = None, progress: bool 
 
     section = stage.partition("_")[2]
     source = P.stage_notebooks()[section]
-    stage_dir = run.dir / stage
+    folder = RunFolder(run.dir)
+    stage_dir = folder.stage_dir(stage)
     stage_dir.mkdir(exist_ok=True)
-    (stage_dir / "DONE").unlink(missing_ok=True)
-    notebook = stage_dir / "notebook.ipynb"
+    folder.done_file(stage).unlink(missing_ok=True)
+    notebook = folder.stage_file(stage, NOTEBOOK)
     partial = stage_dir / ".notebook.partial.ipynb"  # papermill rewrites its output after every cell
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     # the executed copy is a plain notebook: JupyterLab's jupytext refuses to open an .ipynb
     # whose pairing metadata names a notebook.py that does not exist
     nb.metadata.pop("jupytext", None)
-    run.manifest["stages"][stage] = {"status": "running", "started": utc_now(), "notebook": f"{stage}/notebook.ipynb"}
+    run.manifest["stages"][stage] = {"status": "running", "started": utc_now(), "notebook": f"{stage}/{NOTEBOOK}"}
     t0 = time.perf_counter()
     parameters = {"run_dir": str(run.dir), **run.manifest["params"][section]}
     error = None
@@ -214,7 +217,7 @@ def execute_stage(run: Run, stage: str, cwd: Path | None = None, progress: bool 
     try:
         _keep_if_whole(partial, notebook, run.manifest["params"]["run"])
         if error is None:
-            atomic_write_text(stage_dir / "DONE", utc_now() + "\n")
+            atomic_write_text(folder.done_file(stage), utc_now() + "\n")
     except OSError as e:
         partial.unlink(missing_ok=True)
         error = error or f"{type(e).__name__}: {e}"

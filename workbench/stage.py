@@ -13,31 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from .io import read_jsonl, write_json, write_jsonl
+from .io import write_json, write_jsonl
 from .llm import Generator, get_generator
-from .run_folder import FILES, RunFolder, stage_of
+from .run_folder import FILES, STATS, MissingInputError, RunFolder, latest_run, stage_of
 
-OUTPUTS = Path(__file__).resolve().parent.parent / "outputs"
-# The dataset a later stage works on: the filtered one where 03_filter ran, else the evolved one.
-DATASETS = ("03_filter/dataset.jsonl", "02_evolve/dataset.jsonl")
-
-
-def first_existing(run_dir: Path, candidates: tuple[str, ...]) -> str | None:
-    """The first of these run-relative paths that exists, or None."""
-    return next((c for c in candidates if (Path(run_dir) / c).is_file()), None)
-
-
-class MissingInputError(FileNotFoundError):
-    pass
-
-
-def latest_run(outputs: Path = OUTPUTS) -> Path:
-    runs = sorted(p for p in (outputs / "runs").glob("*") if (p / "manifest.json").exists())
-    if not runs:
-        raise MissingInputError(f"no runs under {outputs / 'runs'}; start one with `workbench run params/default.yaml`")
-    return runs[-1]
+__all__ = ["MissingInputError", "Stage", "open_stage"]
 
 
 class Stage:
@@ -46,13 +26,10 @@ class Stage:
         self.name = name
         self.dir = self.run_dir / name
         self.dir.mkdir(parents=True, exist_ok=True)
-        params_file = self.run_dir / "params.yaml"
-        if not params_file.is_file():
-            raise MissingInputError(f"{self.run_dir} is not a run folder (no params.yaml)")
-        self.params = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+        self.folder = RunFolder(self.run_dir)
+        self.params = self.folder.params()
         self.run = self.params["run"]
         self.cache_dir = self.run_dir.parent.parent / "cache"
-        self.folder = RunFolder(self.run_dir)
         self._generators: list[Generator] = []
 
     @property
@@ -83,23 +60,6 @@ class Stage:
         d.mkdir(exist_ok=True)
         return d
 
-    def input_path(self, stage: str, filename: str) -> Path:
-        path = self.run_dir / stage / filename
-        if not path.is_file():
-            raise MissingInputError(f"{self.name} needs {stage}/{filename} in {self.run_dir}; run stage {stage} first")
-        return path
-
-    def read_input(self, stage: str, filename: str) -> list[dict]:
-        return read_jsonl(self.input_path(stage, filename))
-
-    def read_first(self, candidates: tuple[str, ...] = DATASETS) -> tuple[list[dict], str]:
-        """Rows of the first candidate file that exists, and its run-relative path."""
-        found = first_existing(self.run_dir, candidates)
-        if found is None:
-            raise MissingInputError(f"{self.name} needs one of {', '.join(candidates)} in {self.run_dir}; "
-                                    "run the earlier stages first")
-        return read_jsonl(self.run_dir / found), found
-
     def rows(self, role: str) -> list[dict]:
         """Rows of an earlier stage's file, by role; MissingInputError naming the stage to run."""
         return self.folder.rows(role)
@@ -129,11 +89,11 @@ class Stage:
         out = dict(stats)
         if self._generators:
             out["llm"] = self.llm_stats()
-        path = self.path("stats.json")
+        path = self.path(STATS)
         write_json(path, out)
         return path
 
 
 def open_stage(run_dir: str, name: str) -> Stage:
     """The runner passes run_dir; opened by hand in JupyterLab, an empty run_dir means the latest run."""
-    return Stage(run_dir or latest_run(), name)
+    return Stage(run_dir or latest_run().path, name)

@@ -11,16 +11,19 @@ from collections import Counter
 
 import numpy as np
 
-from ..stage import DATASETS, Stage
+from ..run_folder import DATASET_ROLES, FILES
+from ..stage import Stage
 from .neighbours import NeighbourScan, components
 
-# Where the rows come from, first found wins: scored rows, else the filtered, else the evolved set.
-INPUTS = ("04_difficulty/records.jsonl",) + DATASETS
+# Roles the rows come from, first found wins: scored rows, else the filtered, else the evolved set.
+INPUTS = ("scored",) + DATASET_ROLES
 
 
 def load_rows(st: Stage) -> tuple[list[dict], dict]:
-    """Kept rows of the first input that exists, and {"input", "rows_read", "not_kept_skipped"}."""
-    rows, found = st.read_first(INPUTS)
+    """Kept rows of the first input that exists, and {"input" (its run-relative path), "rows_read",
+    "not_kept_skipped"}."""
+    rows, role = st.folder.latest_dataset(INPUTS)
+    found = FILES[role]
     kept = [r for r in rows if r.get("status", "kept") == "kept"]
     return kept, {"input": found, "rows_read": len(rows), "not_kept_skipped": len(rows) - len(kept)}
 
