@@ -60,13 +60,21 @@ class MinHashLSH:
         vals = (self.a[:, None] * hs[None, :] + self.b[:, None]) % np.uint64(_PRIME)
         return vals.min(axis=1)
 
+    def _buckets(self, sig: np.ndarray):
+        return ((table, sig[band * self.rows:(band + 1) * self.rows].tobytes()) for band, table in enumerate(self.tables))
+
+    def query(self, sig: np.ndarray) -> set:
+        """Keys inserted before that share a band with this signature."""
+        return {key for table, bucket in self._buckets(sig) for key in table.get(bucket, ())}
+
+    def insert(self, key, sig: np.ndarray) -> None:
+        for table, bucket in self._buckets(sig):
+            table[bucket].append(key)
+
     def query_insert(self, key, items: set[str]) -> set:
         sig = self.signature(items)
-        found = set()
-        for band, table in enumerate(self.tables):
-            bucket = sig[band * self.rows:(band + 1) * self.rows].tobytes()
-            found.update(table[bucket])
-            table[bucket].append(key)
+        found = self.query(sig)
+        self.insert(key, sig)
         return found
 
 
@@ -90,7 +98,7 @@ class FilterState:
                 self.eval_grams.setdefault(g, i)
         self.lsh = MinHashLSH(self.threshold) if "near_duplicate" in cfg.rules else None
         self.exact: dict[str, str] = {}  # normalised text -> id of the kept row
-        self.shingles: dict[str, set] = {}
+        self.shingles: dict[str, tuple[set, np.ndarray]] = {}  # row id -> (shingles, MinHash signature)
         self.root_of: dict[str, str] = {}  # kept row id -> its lineage
 
     def eval_overlap(self, row: dict) -> tuple[int, tuple] | None:
@@ -105,20 +113,27 @@ class FilterState:
     def near_duplicate_of(self, row: dict) -> tuple[str, float] | None:
         """(id, Jaccard) of a kept row of ANOTHER lineage this close: a child that adds ten words
         to its parent is the evolution the paper keeps, not a duplicate of it."""
-        sh = self.shingles[row["id"]] = shingles(norm_text(row))
-        for other in sorted(self.lsh.query_insert(row["id"], sh)):
-            if other not in self.root_of or self.root_of[other] == row.get("root_id"):
-                continue  # a dropped row, or its own lineage: evolution, not duplication
-            j = jaccard(sh, self.shingles[other])
+        sh, sig = self._shingled(row)
+        for other in sorted(self.lsh.query(sig)):
+            if self.root_of[other] == row.get("root_id"):
+                continue  # its own lineage: evolution, not duplication
+            j = jaccard(sh, self.shingles[other][0])
             if j >= self.threshold:
                 return other, j
         return None
+
+    def _shingled(self, row: dict) -> tuple[set, np.ndarray]:
+        if row["id"] not in self.shingles:
+            sh = shingles(norm_text(row))
+            self.shingles[row["id"]] = sh, self.lsh.signature(sh)
+        return self.shingles[row["id"]]
 
     def remember(self, row: dict) -> None:
         """A kept row: later rows are compared with it."""
         self.exact.setdefault(norm_text(row), row["id"])
         if self.lsh is not None:
             self.root_of[row["id"]] = row["root_id"]
+            self.lsh.insert(row["id"], self._shingled(row)[1])
 
 
 def filter_dataset(rows: list[dict], cfg, eval_texts: list[str] | None = None):
@@ -132,6 +147,8 @@ def filter_dataset(rows: list[dict], cfg, eval_texts: list[str] | None = None):
         verdict[i] = R.first_drop(applied, rows[i], state)
         if verdict[i] is None:
             state.remember(rows[i])
+        else:
+            state.shingles.pop(rows[i]["id"], None)  # only kept rows are compared with later ones
     kept = [rows[i] for i in range(len(rows)) if verdict[i] is None]
     dropped = [dict(rows[i], drop_reason=verdict[i].reason, drop_detail=verdict[i].detail)
                for i in range(len(rows)) if verdict[i] is not None]
