@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import plotly.graph_objects as go
+
+from . import static_figures
+
+if "ipykernel" in sys.modules:  # in a notebook kernel, every fig.show() also carries a PNG
+    static_figures.use_in_notebooks()
 
 
 def _rows(nested: dict) -> list[tuple[str, str, int, int]]:
@@ -73,11 +79,13 @@ def shared_plotlyjs(figure_path: Path | str) -> Path:
 
 def save(fig: go.Figure, path: Path | str) -> Path:
     """HTML that loads the run's one shared plotly.js by relative path: it renders offline, opened
-    from disk or from JupyterLab, and the run folder can be moved or zipped as a whole."""
+    from disk or from JupyterLab, and the run folder can be moved or zipped as a whole. A PNG
+    and an SVG of the figure go next to it (static_figures.py)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     js = shared_plotlyjs(path)
     fig.write_html(path, include_plotlyjs=Path(os.path.relpath(js, path.resolve().parent)).as_posix())
+    static_figures.write_static(fig, path)
     return path
 
 
