@@ -66,7 +66,7 @@ def _rows(source: str, report: LoadReport, on_bad_line: str, fields: list[Field]
     for line, row in read_rows(data_path(source, "eval.jsonl"), "auto", on_bad_line, report.skipped_lines):
         report.rows_in += 1
         if isinstance(row, TooLong):
-            report.drop(line, None, "too_long", f"column {row.column!r} holds {row.chars} characters")
+            report.drop(line, None, "cell_too_long", f"column {row.column!r} holds {row.chars} characters")
             continue
         report.see(row, fields)
         yield line, row
