@@ -14,6 +14,11 @@ if "ipykernel" in sys.modules:  # in a notebook kernel, every fig.show() also ca
     static_figures.use_in_notebooks()
 
 
+def label(name) -> str:
+    """A code name as words for a figure: "no_information_gain" -> "no information gain"."""
+    return str(name).replace("_", " ")
+
+
 def _rows(nested: dict) -> list[tuple[str, str, int, int]]:
     """{rule: {op: {round: n}}} -> [(rule, op, round, n)] (JSON keys come back as strings)."""
     return [(rule, op, int(rnd), n) for rule, ops in nested.items() for op, rounds in ops.items() for rnd, n in rounds.items()]
@@ -25,7 +30,8 @@ def eliminations_by_rule(by_rule_op_round: dict, title: str = "Eliminations per 
     ops = sorted({o for _, o, *_ in rows})
     fig = go.Figure()
     for op in ops:
-        fig.add_bar(name=op, x=rules, y=[sum(n for r, o, _, n in rows if r == rule and o == op) for rule in rules])
+        fig.add_bar(name=label(op), x=[label(r) for r in rules],
+                    y=[sum(n for r, o, _, n in rows if r == rule and o == op) for rule in rules])
     fig.update_layout(barmode="stack", title=title, xaxis_title="rule", yaxis_title="evolutions eliminated")
     return fig
 
@@ -37,14 +43,14 @@ def eliminations_by_round(by_rule_op_round: dict, attempts_by_op_round: dict,
     tried = {rnd: sum(int(c.get(str(rnd), c.get(rnd, 0))) for c in attempts_by_op_round.values()) for rnd in rounds}
     fig = go.Figure()
     for rule in sorted({r for r, *_ in rows}):
-        fig.add_bar(name=rule, x=[f"round {r}" for r in rounds],
+        fig.add_bar(name=label(rule), x=[f"round {r}" for r in rounds],
                     y=[sum(n for ru, _, rd, n in rows if ru == rule and rd == r) / max(tried[r], 1) for r in rounds])
     fig.update_layout(barmode="group", title=title, yaxis_title="share of attempts", yaxis_tickformat=".0%")
     return fig
 
 
 def counts_bar(counts: dict, title: str, x_title: str = "", y_title: str = "count") -> go.Figure:
-    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values())))
+    fig = go.Figure(go.Bar(x=[label(k) for k in counts], y=list(counts.values())))
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title)
     return fig
 
@@ -176,7 +182,7 @@ OUTCOME_COLOURS = {"win": "#2b8a3e", "tie": "#868e96", "loss": "#c92a2a", "undet
 
 def outcome_shares(groups: dict[str, dict], title: str, status: str = "determined") -> go.Figure:
     """Stacked share of win / tie / loss / undetermined / error per group, n in the label."""
-    names = [f"{g} (n={s['n']})" for g, s in groups.items()]
+    names = [f"{label(g)} (n={s['n']})" for g, s in groups.items()]
     fig = go.Figure()
     for outcome, colour in OUTCOME_COLOURS.items():
         fig.add_bar(name=outcome, x=names, y=[s[outcome] / s["n"] if s["n"] else 0 for s in groups.values()],
