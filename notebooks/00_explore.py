@@ -14,49 +14,52 @@
 # %% [markdown]
 # # 00 · Explore a run
 #
-# Interactive only (the pipeline never runs this notebook). Pick a seed to see its
-# evolution tree: each attempt with its round, operation, status, elimination reasons and
-# judge verdict; the instruction as a word diff against its parent; the answer folded away.
-# Filter by operation, status and round. Below: what the elimination step threw out.
+# Interactive only (the pipeline never runs this notebook). Pick a run (the latest is
+# selected) and a seed — each seed's entry counts its attempts kept, eliminated and failed,
+# and its curation marks — to see its evolution tree: each attempt with its round, operation,
+# status, elimination reasons and judge verdict; the instruction as a word diff against its
+# parent; the answer folded away. Tick statuses and operations to filter; narrow the rounds.
 #
 # To curate, pick a record under the tree, mark it accepted or rejected with a note and
 # save: marks are appended to `<run>/curation.jsonl` (kept across kernel restarts; the last
 # mark per record wins) and `workbench export` leaves rejected rows out.
 
 # %% tags=["parameters"]
-run_dir = ""  # run folder to explore; empty means the latest run
+run_dir = ""  # run folder to open first; empty means the latest run (the picker lists every run)
+statuses = ["kept", "eliminated", "failed"]  # statuses ticked at start, from kept, eliminated, failed
+ops = []  # operations ticked at start; empty means every operation in the run
 
 # %%
-from workbench import plots
-from workbench.explore import browser, load_records, load_stats
-from workbench.stage import latest_run
+from workbench import explore as E
 
-run = run_dir or str(latest_run())
-print("run:", run)
-browser(run)
+ui = E.browser(run_dir, E.Config.from_namespace(globals()))
+ui.show()
 
 # %% [markdown]
 # ## Curation so far
-# Counts of the current marks (re-run this cell after marking).
+# Counts of the current marks in the run picked above (re-run this cell after marking);
+# `marks_for_unknown_ids` counts marks whose record is not in this run.
 
 # %%
-from workbench.curation import curation_stats, load_marks
-
-curation_stats(load_marks(run), load_records(run))
+E.curation_counts(ui.run)
 
 # %% [markdown]
-# ## Eliminations per rule, op and round
+# ## Eliminations per rule and op
+# A rule that dominates one operation points at a template or a threshold to look at.
 
 # %%
-stats = load_stats(run, "02_evolve")
-if stats.get("by_rule_op_round"):
-    plots.eliminations_by_rule(stats["by_rule_op_round"]).show()
-    plots.eliminations_by_round(stats["by_rule_op_round"], stats["attempts_by_op_round"]).show()
-else:
-    print("no 02_evolve stats in this run yet")
+E.eliminations_by_rule(ui.run).show()
+
+# %% [markdown]
+# ## Eliminations per round
+# Shares of each round's attempts: a rising share means later rounds strain the evolver.
 
 # %%
-import pandas as pd
+E.eliminations_by_round(ui.run).show()
 
-records = pd.DataFrame(load_records(run))
-records.pivot_table(index="round", columns="status", values="id", aggfunc="count", fill_value=0)
+# %% [markdown]
+# ## Attempts per round and status
+# Kept attempts should not thin out to nothing by the last round.
+
+# %%
+E.status_by_round(ui.run)

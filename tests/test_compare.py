@@ -62,3 +62,38 @@ def test_compare_notebook_runs_headless(tmp_path):
                         progress_bar=False)
     text = nb.read_text()
     assert "evolve.temperature=0.7" in text and json.loads(text)["cells"]
+
+
+def test_compare_finds_runs_from_the_project_wherever_the_kernel_starts(tmp_path, monkeypatch):
+    from workbench.run_folder import OUTPUTS, runs
+
+    monkeypatch.chdir(tmp_path)  # JupyterLab starts kernels in the notebook's folder, not the project's
+    dirs, where = C.run_dirs_of(C.Config())
+    assert dirs == [r.path for r in runs(OUTPUTS)][-4:] and str(OUTPUTS) in where
+    a = fake_run(tmp_path / "runs", "20260101-000000_a", 1, 0.0, [3.0], 0.5)
+    b = fake_run(tmp_path / "runs", "20260102-000000_b", 2, 0.0, [3.0], 0.5)
+    assert C.run_dirs_of(C.Config(outputs=str(tmp_path), latest=1))[0] == [b]
+    lines = []
+    runs_ = C.load(C.Config(outputs=str(tmp_path)), log=lines.append)
+    assert runs_.dirs == [a, b] and lines == [f"comparing 2 runs from the latest runs under {tmp_path / 'runs'}"]
+    assert list(runs_.table()["run"]) == ["evolve.rounds=1", "evolve.rounds=2"]
+
+
+def test_no_runs_says_so_and_draws_nothing(tmp_path):
+    lines = []
+    runs_ = C.load(C.Config(outputs=str(tmp_path)), log=lines.append)
+    assert runs_.dirs == [] and len(lines) == 1 and lines[0].startswith("no runs to compare: none found in")
+    assert "workbench run params/default.yaml" in lines[0]
+    assert len(runs_.difficulty_by_round().data) == 0 and runs_.claims().empty
+
+
+def test_compare_notebook_with_no_runs_prints_why_from_another_folder(tmp_path):
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    nb = tmp_path / "compare.ipynb"
+    nbformat.write(jupytext.read(REPO / "notebooks" / "08_compare.py"), nb)
+    pm.execute_notebook(str(nb), str(nb), parameters={"outputs": str(tmp_path / "empty")}, kernel_name="python3",
+                        progress_bar=False, cwd=str(tmp_path))
+    assert "no runs to compare: none found in the latest runs under" in nb.read_text()

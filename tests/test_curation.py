@@ -72,18 +72,16 @@ def test_explorer_marks_a_record_and_a_fresh_browser_shows_it(tmp_path):
     run = make_run(tmp_path)
     records = read_jsonl(run / "02_evolve" / "records.jsonl")
     ui = browser(run)
-    seed_pick, _, tree, curate = ui.children
-    counts, record_pick, actions = curate.children
-    verdict, note, save = actions.children
-    seed_pick.value = records[0]["id"]  # the seed whose lineage has two evolutions
-    target = record_pick.options[1][1]
-    record_pick.value, verdict.value, note.value = target, "rejected", "constraint ignored"
-    save.click()
+    ui.seed_pick.value = records[0]["id"]  # the seed whose lineage has two evolutions
+    target = ui.record_pick.options[1][1]
+    ui.record_pick.value, ui.verdict_pick.value, ui.note.value = target, "rejected", "constraint ignored"
+    ui.save.click()
     assert C.load_marks(run)[target]["note"] == "constraint ignored"
-    assert "✗ rejected" in tree.value and "constraint ignored" in tree.value
-    assert "1 rejected" in counts.value
+    assert "✗ rejected" in ui.tree.value and "constraint ignored" in ui.tree.value
+    assert "1 rejected" in ui.counts.value
+    assert "✓0 ✗1]" in dict((v, k) for k, v in ui.seed_pick.options)[records[0]["id"]]  # the seed's count
     # a kernel restart: a new browser reads the marks back from the run folder
     assert "✗ rejected" in tree_html(records, records[0]["id"], C.load_marks(run))
     fresh = browser(run)
-    fresh.children[0].value = records[0]["id"]
-    assert "✗ rejected" in fresh.children[2].value
+    fresh.seed_pick.value = records[0]["id"]
+    assert "✗ rejected" in fresh.tree.value

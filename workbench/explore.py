@@ -1,33 +1,80 @@
-"""The evolution-tree browser behind notebooks/00_explore.py.
+"""The evolution-tree explorer behind notebooks/00_explore.py: what it shows, as pure functions.
 
-Pure functions (load, tree, diff) are tested; `browser()` only wires them to ipywidgets.
+Pure functions (load, counts, tree, diff, figures) are tested; explore_ui.Explorer wires them
+to ipywidgets (run picker, seed picker with counts per seed, checkbox filters, curation).
 
-    recs = load_records(run_dir)
-    tree = lineage(recs, root_id)   # [(depth, record), ...] parent before children
+    ui = browser(run_dir, Config())         # the widget; ui.run is the run on screen
+    recs = load_records(ui.run)
+    tree = lineage(recs, root_id)           # [(depth, record), ...] parent before children
 """
 
 from __future__ import annotations
 
 import difflib
 import html
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
+import plotly.graph_objects as go
+
 from . import curation as C
-from .io import read_json, read_jsonl
+from .config import StageConfig
 from .records import full_text
+from .run_folder import FILES, MissingInputError, RunFolder
+
+STATUSES = ("kept", "eliminated", "failed")
+# The explorer shows every attempt where 02_evolve ran, else the seeds alone.
+RECORD_ROLES = ("attempts", "seeds")
+
+
+@dataclass(frozen=True)
+class Config(StageConfig):
+    """notebooks/00_explore.py's parameters: what the filters start with."""
+
+    statuses: tuple = STATUSES
+    ops: tuple = ()
+
+    def __post_init__(self):  # the notebook passes lists; a frozen config holds tuples
+        object.__setattr__(self, "statuses", tuple(self.statuses))
+        object.__setattr__(self, "ops", tuple(self.ops))
+        unknown = sorted(set(self.statuses) - set(STATUSES))
+        if unknown:
+            raise ValueError(f"statuses: {', '.join(unknown)} not one of {', '.join(STATUSES)}")
 
 
 def load_records(run_dir: Path | str) -> list[dict]:
-    run_dir = Path(run_dir)
-    for name in ("02_evolve/records.jsonl", "01_seed/records.jsonl"):
-        if (run_dir / name).is_file():
-            return read_jsonl(run_dir / name)
-    raise FileNotFoundError(f"{run_dir} has no records yet (run 01_seed / 02_evolve first)")
+    run = RunFolder(run_dir)
+    role = run.first_role(RECORD_ROLES)
+    if role is None:
+        raise MissingInputError(f"{run.path} has no records yet ({' or '.join(FILES[r] for r in RECORD_ROLES)}); "
+                                "run 01_seed / 02_evolve first")
+    return run.rows(role)
 
 
 def load_stats(run_dir: Path | str, stage: str) -> dict:
-    path = Path(run_dir) / stage / "stats.json"
-    return read_json(path) if path.is_file() else {}
+    return RunFolder(run_dir).stats(stage)
+
+
+def seed_counts(records: list[dict], marks: dict | None = None) -> dict[str, dict]:
+    """{root_id: {records, kept, eliminated, failed, accepted, rejected}}: each lineage at a glance."""
+    marks = marks or {}
+    out: dict[str, dict] = {}
+    for r in records:
+        c = out.setdefault(r["root_id"], dict.fromkeys(("records", *STATUSES, "accepted", "rejected"), 0))
+        c["records"] += 1
+        c[r["status"]] = c.get(r["status"], 0) + 1
+        verdict = marks.get(r["id"], {}).get("mark")
+        if verdict in ("accepted", "rejected"):
+            c[verdict] += 1
+    return out
+
+
+def seed_label(seed: dict, counts: dict) -> str:
+    """The seed picker's entry: the counts first, so a lineage's state shows without opening it."""
+    marked = f" · ✓{counts['accepted']} ✗{counts['rejected']}" if counts["accepted"] or counts["rejected"] else ""
+    return (f"[{counts['records']}: {counts['kept']} kept, {counts['eliminated']} elim., {counts['failed']} failed"
+            f"{marked}] {seed['instruction'][:60]}")
 
 
 def lineage(records: list[dict], root_id: str, ops=None, statuses=None, rounds=None) -> list[tuple[int, dict]]:
@@ -108,51 +155,48 @@ def curation_summary_html(marks: dict, records: list[dict], root_id: str | None)
             f" · this seed: {seed['accepted']} accepted, {seed['rejected']} rejected of {seed['records']}")
 
 
-def browser(run_dir: Path | str):
-    """Seed picker + op/status/round filters over one run's evolution trees."""
-    import ipywidgets as w
+def browser(run_dir: Path | str = "", cfg: Config | None = None):
+    """The explorer widget for run_dir (empty: the latest run; the picker lists every run)."""
+    from .explore_ui import Explorer
 
-    records = load_records(run_dir)
-    seeds = [r for r in records if r["round"] == 0]
-    max_round = max((r["round"] for r in records), default=0)
-    seed_pick = w.Dropdown(options=[(f"{s['instruction'][:70]}", s["id"]) for s in seeds], description="seed",
-                           layout=w.Layout(width="90%"))
-    ops = sorted({r["op"] for r in records if r["op"]})
-    op_pick = w.SelectMultiple(options=ops, value=tuple(ops), description="ops")
-    status_pick = w.SelectMultiple(options=["kept", "eliminated", "failed"], value=("kept", "eliminated", "failed"),
-                                   description="status")
-    round_pick = w.IntRangeSlider(value=(0, max_round), min=0, max=max(max_round, 1), description="rounds")
-    out = w.HTML()
-    # curation: marks are read from the run folder, so they survive a kernel restart
-    marks = C.load_marks(run_dir)
-    record_pick = w.Dropdown(description="record", layout=w.Layout(width="90%"))
-    verdict_pick = w.ToggleButtons(options=["accepted", "rejected", "unmarked"], value="accepted", description="mark")
-    note = w.Text(placeholder="why (optional)", description="note", layout=w.Layout(width="60%"))
-    save = w.Button(description="save mark")
-    counts = w.HTML()
+    return Explorer(run_dir, cfg or Config())
 
-    def refresh(*_):
-        if seed_pick.value is None:
-            out.value = "<i>no seeds in this run</i>"
-            return
-        filters = dict(ops=set(op_pick.value), statuses=set(status_pick.value), rounds=round_pick.value)
-        out.value = tree_html(records, seed_pick.value, marks, **filters)
-        record_pick.options = [(f"round {r['round']} · {r['op'] or 'seed'} · {r['instruction'][:60]}", r["id"])
-                               for _, r in lineage(records, seed_pick.value, **filters)]
-        counts.value = curation_summary_html(marks, records, seed_pick.value)
 
-    def on_save(_):
-        if record_pick.value is None:
-            return
-        C.mark(run_dir, record_pick.value, verdict_pick.value, note.value)
-        marks.clear()
-        marks.update(C.load_marks(run_dir))
-        note.value = ""
-        refresh()
+def curation_counts(run_dir: Path | str) -> dict:
+    """Counts of the current curation marks over the run's records."""
+    return C.curation_stats(C.load_marks(run_dir), load_records(run_dir))
 
-    for widget in (seed_pick, op_pick, status_pick, round_pick):
-        widget.observe(refresh, names="value")
-    save.on_click(on_save)
-    refresh()
-    curate = w.VBox([counts, record_pick, w.HBox([verdict_pick, note, save])])
-    return w.VBox([seed_pick, w.HBox([op_pick, status_pick, round_pick]), out, curate])
+
+def _no_data(title: str, why: str) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, xaxis_visible=False, yaxis_visible=False,
+                      annotations=[{"text": why, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}])
+    return fig
+
+
+def eliminations_by_rule(run_dir: Path | str) -> go.Figure:
+    from . import plots
+
+    stats = load_stats(run_dir, "02_evolve")
+    if not stats.get("by_rule_op_round"):
+        return _no_data("Eliminations per rule and op", "no 02_evolve stats in this run yet")
+    return plots.eliminations_by_rule(stats["by_rule_op_round"])
+
+
+def eliminations_by_round(run_dir: Path | str) -> go.Figure:
+    from . import plots
+
+    stats = load_stats(run_dir, "02_evolve")
+    if not stats.get("by_rule_op_round"):
+        return _no_data("Eliminations per round", "no 02_evolve stats in this run yet")
+    return plots.eliminations_by_round(stats["by_rule_op_round"], stats["attempts_by_op_round"])
+
+
+def status_by_round(run_dir: Path | str):
+    """A table: rounds down, statuses across, attempts counted."""
+    import pandas as pd
+
+    counts = Counter((r["round"], r["status"]) for r in load_records(run_dir))
+    rounds = sorted({k[0] for k in counts})
+    return pd.DataFrame([[counts.get((n, s), 0) for s in STATUSES] for n in rounds],
+                        index=pd.Index(rounds, name="round"), columns=list(STATUSES))
