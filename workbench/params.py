@@ -85,10 +85,6 @@ def stage_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Path]:
     return out
 
 
-def stage_name(section: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> str:
-    return stage_notebooks(notebooks_dir)[section].stem
-
-
 def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 

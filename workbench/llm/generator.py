@@ -116,9 +116,6 @@ class Generator:
         out = self._cached(keys, call, count_errors=False, stream=stream, task="score")
         return [json.loads(c.text) if c.ok else None for c in out]
 
-    def ask(self, text: str, gen: GenParams = GenParams()) -> Completion:
-        return self.generate([[{"role": "user", "content": text}]], gen)[0]
-
     def continuation_losses(self, contexts: list[list[int]], continuations: list[list[int]]) -> list[float]:
         """Mean loss of each continuation's tokens after its context (token ids; IFD's two
         sides), cached and counted like generation: a loss is a pure function of the model and
