@@ -109,8 +109,8 @@ def _eliminate(rec: dict, drops: list[R.Verdict]) -> None:
 
 
 @dataclass
-class Round:
-    """What every round shares: the config, the run seed, the models, the rules switched on."""
+class RoundContext:
+    """What every round of one run shares: the config, the run seed, the models, the rule context."""
 
     cfg: object  # the 02_evolve Config (workbench/evolve_stage.py)
     seed: int
@@ -140,7 +140,7 @@ def run_evolution(seeds: list[dict], cfg, evolver: Generator, answerer: Generato
     the run seed: op choice, sampling and shuffles follow from the two."""
     checks = EvolveChecks(cfg.max_instruction_chars, cfg.sorry_max_words,
                           templates.leak_vocabulary(tuple(cfg.ops), E.STOP_WORDS))
-    ctx = Round(cfg, seed, evolver, answerer, judge, gen_params(cfg, seed), checks)
+    ctx = RoundContext(cfg, seed, evolver, answerer, judge, gen_params(cfg, seed), checks)
     seeds = [dict(s) for s in seeds]
     if cfg.answer_seeds:
         todo = [s for s in seeds if not s.get("response")]
@@ -168,7 +168,7 @@ def _round_gen(gen: GenParams, seed: int, round_: int) -> GenParams:
     return dataclasses.replace(gen, seed=int.from_bytes(hashlib.sha256(f"{seed}:{round_}".encode()).digest()[:4], "big"))
 
 
-def _one_round(pool: list[dict], round_: int, ctx: Round) -> list[dict]:
+def _one_round(pool: list[dict], round_: int, ctx: RoundContext) -> list[dict]:
     picks = assign_ops(ctx.cfg, [p["id"] for p in pool], round_, ctx.seed)
     prompts = [_user(evolution_prompt(op, p, fmt)) for p, (op, fmt) in zip(pool, picks)]
     gen = _round_gen(ctx.gens["evolve"], ctx.seed, round_)
@@ -210,7 +210,7 @@ def _one_round(pool: list[dict], round_: int, ctx: Round) -> list[dict]:
     return [r for _, r in rows]
 
 
-def _judge_equal(live: list[tuple[dict, dict]], ctx: Round) -> None:
+def _judge_equal(live: list[tuple[dict, dict]], ctx: RoundContext) -> None:
     """The information-gain check. Where the judge exposes token probabilities, the verdict is
     the likelier of the whole replies "Equal" / "Not Equal" (when they hold at least
     judge_min_mass); otherwise, or below that mass, its text reply is parsed."""
