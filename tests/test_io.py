@@ -43,3 +43,19 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
         atomic_write_text(p, json.dumps({"v": 2}))
     assert json.loads(p.read_text()) == {"v": 1}
     assert [x.name for x in tmp_path.iterdir()] == ["f.json"]  # temp file cleaned up
+
+
+def test_jsonl_writer_replaces_the_file_only_when_the_block_succeeds(tmp_path):
+    from workbench.io import JsonlWriter, read_jsonl, write_jsonl
+
+    path = tmp_path / "records.jsonl"
+    write_jsonl(path, [{"id": "old"}])
+    with pytest.raises(RuntimeError):
+        with JsonlWriter(path) as out:
+            out.write({"id": "new", "text": "ответ 答案"})
+            raise RuntimeError("killed mid-write")
+    assert read_jsonl(path) == [{"id": "old"}]
+    assert [p.name for p in tmp_path.iterdir()] == ["records.jsonl"]  # no temporary left behind
+    with JsonlWriter(path) as out:
+        out.write_all({"id": i} for i in range(3))
+    assert out.count == 3 and read_jsonl(path) == [{"id": 0}, {"id": 1}, {"id": 2}]

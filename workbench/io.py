@@ -89,10 +89,51 @@ def read_json(path: Path | str):
         raise BadLineError(path, e.lineno, f"invalid JSON: {e.msg}") from None
 
 
+class JsonlWriter:
+    """Rows appended one by one to a hidden temporary file, which replaces `path` only when the
+    block ends without an error: a kill never leaves a half-written file under the real name,
+    and no list of all rows (or their text) is ever held in memory.
+
+        with JsonlWriter(path) as out:
+            for row in rows:
+                out.write(row)
+    """
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.count = 0
+
+    def __enter__(self) -> JsonlWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.fchmod(fd, plain_file_mode())
+        self._file = os.fdopen(fd, "w", encoding="utf-8")
+        return self
+
+    def write(self, row: dict) -> None:
+        self._file.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        self.count += 1
+
+    def write_all(self, rows: Iterable[dict]) -> None:
+        for row in rows:
+            self.write(row)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            self._file.close()
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+        finally:
+            Path(self._tmp).unlink(missing_ok=True)
+
+
 def write_jsonl(path: Path | str, rows: Iterable[dict]) -> int:
-    lines = [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
-    atomic_write_text(path, "".join(line + "\n" for line in lines))
-    return len(lines)
+    with JsonlWriter(path) as out:
+        out.write_all(rows)
+    return out.count
 
 
 def iter_jsonl(path: Path | str, on_bad_line: str = "fail", skipped: list | None = None) -> Iterator[dict]:
