@@ -148,3 +148,28 @@ def test_push_to_hub_without_a_network_fails_in_one_line_after_the_local_export(
     assert "Traceback" not in r.stderr and "local export" in errors[0]
     assert (tmp_path / "pushed" / "messages.jsonl").is_file() and (tmp_path / "pushed" / "README.md").is_file()
     assert "4 rows from 02_evolve/dataset.jsonl" in r.stdout
+
+
+@pytest.mark.slow
+def test_sft_trainer_takes_the_exports_as_they_are_and_masks_the_prompt_like_06(tmp_path):
+    """SFTTrainer prepares each export itself (no training): prompt_completion and hf train on the
+    answer only (the prompt's labels are -100), as 06_finetune does; messages on the whole text."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from workbench.llm.hf import embedded_model_dir
+
+    run_dir = make_run(tmp_path)
+    base = str(embedded_model_dir())
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    masked = {}
+    for fmt in ("prompt_completion", "hf", "messages"):
+        export(run_dir, fmt, tmp_path / fmt)
+        train = load_as_card_says(fmt, tmp_path / fmt, tmp_path / "cache")
+        args = SFTConfig(output_dir=str(tmp_path / "trl"), report_to=[], use_cpu=True, max_length=256)
+        trainer = SFTTrainer(model=model, args=args, train_dataset=train, processing_class=tok)
+        masked[fmt] = [sum(x == -100 for x in row["labels"]) for row in trainer.train_dataset]
+    assert all(n > 0 for n in masked["prompt_completion"]) and masked["hf"] == masked["prompt_completion"]
+    assert all(n == 0 for n in masked["messages"])
