@@ -48,8 +48,6 @@ max_instruction_chars = 2000  # the too_long rule eliminates evolved instruction
 max_failure_rate = 0.2  # fail the stage when more than this share of model calls failed [0..1]
 
 # %%
-import pandas as pd
-
 from workbench import plots
 from workbench.evolve_stage import Config, run
 from workbench.stage import open_stage
@@ -78,7 +76,6 @@ fig.show()
 # eliminated ones to check that the rule that fired was right.
 
 # %%
-evolved = pd.DataFrame(res.records).query("round > 0")
-if len(evolved):
-    display(evolved.pivot_table(index="op", columns="status", values="id", aggfunc="count", fill_value=0))  # noqa: F821
-    display(evolved[["round", "op", "status", "reasons", "instruction"]].head(20))  # noqa: F821
+per_op, first_attempts = res.attempts_table(20)
+display(per_op)  # noqa: F821
+display(first_attempts)  # noqa: F821

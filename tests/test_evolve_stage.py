@@ -75,3 +75,27 @@ def test_check_config_names_the_key():
     assert check_config({"rules": ["empty", "flying"]})[0].startswith("evolve.rules: unknown rule 'flying'")
     with pytest.raises(ValueError, match="evolve.ops: unknown"):
         Config(ops=["flying"], op_weights=[1])
+
+
+def test_rounds_go_in_slices_to_the_sink_and_give_the_same_records(tmp_path, monkeypatch):
+    """A big pool is evolved slice by slice, each slice handed on when done; the records are
+    the same as in one piece, and none are kept in memory by run_evolution."""
+    seeds = [new_seed(f"Name {k} rivers of the world.") for k in range(5)]
+    whole = EV.run_evolution(seeds, Config(rounds=2), *[Generator(FakeBackend(reply=scripted_model))] * 3)
+    monkeypatch.setattr(EV, "SLICE", 2)
+    delivered = []
+    gen = Generator(FakeBackend(reply=scripted_model))
+    sliced = EV.run_evolution(seeds, Config(rounds=2), gen, gen, gen, sink=delivered.append)
+    assert [len(d) for d in delivered] == [5, 2, 2, 1, 2, 2, 1]  # the seeds, then each slice of each round
+    assert sliced.attempts == [] and [r for d in delivered for r in d] == whole.records
+
+
+def test_the_dataset_drawn_from_the_file_equals_the_one_drawn_in_memory(tmp_path):
+    from workbench.evolve_stage import write_dataset
+    from workbench.io import write_jsonl
+
+    records = [{"id": str(k), "status": ("kept", "eliminated", "failed")[k % 3], "response": "ответ" if k % 4 else "",
+                "round": k % 2} for k in range(200)]
+    write_jsonl(tmp_path / "records.jsonl", records)
+    n = write_dataset(tmp_path / "records.jsonl", tmp_path / "dataset.jsonl", seed=7)
+    assert read_jsonl(tmp_path / "dataset.jsonl") == dataset(records, 7) and n == len(dataset(records, 7)) > 0

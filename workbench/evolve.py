@@ -134,10 +134,19 @@ class Evolution:
         return self.seeds + self.attempts
 
 
+# Pools larger than this go through a round in slices: each slice is evolved, answered and
+# judged, then handed to the sink, so memory holds one slice of attempts, not a whole round.
+SLICE = 4096
+
+
 def run_evolution(seeds: list[dict], cfg, evolver: Generator, answerer: Generator, judge: Generator | None,
-                  seed: int = 0, log=lambda msg: None) -> Evolution:
+                  seed: int = 0, log=lambda msg: None, sink=None) -> Evolution:
     """Every round of the method. `cfg` is the 02_evolve Config (workbench/evolve_stage.py), `seed`
-    the run seed: op choice, sampling and shuffles follow from the two."""
+    the run seed: op choice, sampling and shuffles follow from the two.
+
+    With `sink`, the answered seeds and then each finished slice of attempts are passed to
+    sink(rows) as soon as they are done, and not kept: the returned Evolution then holds the
+    seeds only. Without it, every attempt is returned."""
     checks = EvolveChecks(cfg.max_instruction_chars, cfg.sorry_max_words,
                           templates.leak_vocabulary(tuple(cfg.ops), E.STOP_WORDS))
     ctx = RoundContext(cfg, seed, evolver, answerer, judge, gen_params(cfg, seed), checks)
@@ -151,14 +160,24 @@ def run_evolution(seeds: list[dict], cfg, evolver: Generator, answerer: Generato
             if not c.ok:
                 _fail(s, c.error)
     attempts: list[dict] = []
+    if sink is not None:
+        sink(seeds)
     pool = [s for s in seeds if s["status"] == "kept"]
     for round_ in range(1, cfg.rounds + 1):
-        round_attempts = _one_round(pool, round_, ctx)
-        attempts += round_attempts
-        by_parent = {a["parent_id"]: a for a in round_attempts if a["status"] == "kept"}
-        pool = [by_parent.get(p["id"], p) for p in pool]
-        kept = sum(a["status"] == "kept" for a in round_attempts)
-        log(f"round {round_}: {kept}/{len(round_attempts)} evolutions kept")
+        picks = assign_ops(cfg, [p["id"] for p in pool], round_, seed)  # balanced over the whole pool
+        next_pool, kept, tried = [], 0, 0
+        for start in range(0, len(pool), SLICE):
+            part = pool[start:start + SLICE]
+            done = _one_round(part, picks[start:start + SLICE], round_, ctx)
+            by_parent = {a["parent_id"]: a for a in done if a["status"] == "kept"}
+            next_pool += [by_parent.get(p["id"], p) for p in part]
+            kept, tried = kept + len(by_parent), tried + len(done)
+            if sink is not None:
+                sink(done)
+            else:
+                attempts += done
+        pool = next_pool
+        log(f"round {round_}: {kept}/{tried} evolutions kept")
     return Evolution(seeds, attempts)
 
 
@@ -168,8 +187,7 @@ def _round_gen(gen: GenParams, seed: int, round_: int) -> GenParams:
     return dataclasses.replace(gen, seed=int.from_bytes(hashlib.sha256(f"{seed}:{round_}".encode()).digest()[:4], "big"))
 
 
-def _one_round(pool: list[dict], round_: int, ctx: RoundContext) -> list[dict]:
-    picks = assign_ops(ctx.cfg, [p["id"] for p in pool], round_, ctx.seed)
+def _one_round(pool: list[dict], picks: list[tuple[str, str | None]], round_: int, ctx: RoundContext) -> list[dict]:
     prompts = [_user(evolution_prompt(op, p, fmt)) for p, (op, fmt) in zip(pool, picks)]
     gen = _round_gen(ctx.gens["evolve"], ctx.seed, round_)
     outs = ctx.evolver.generate(prompts, gen)

@@ -25,14 +25,18 @@ failed at the model backend, so a broken backend never passes as a poor evolver.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 from . import eliminate as E
 from . import rules as R
 from . import templates
 from .config import StageConfig
+from .io import JsonlWriter, iter_jsonl, read_jsonl
+from .run_folder import FILES
 from .evolve import run_evolution
 from .records import OPS
 from .stage import Stage
@@ -72,8 +76,31 @@ class Config(StageConfig):
 @dataclass
 class Result:
     stats: dict
-    records: list[dict]  # seeds, then every attempt
-    dataset: list[dict]
+    records_path: Path  # seeds, then every attempt
+    dataset_path: Path
+
+    @property
+    def records(self) -> list[dict]:
+        return read_jsonl(self.records_path)
+
+    @property
+    def dataset(self) -> list[dict]:
+        return read_jsonl(self.dataset_path)
+
+    def attempts_table(self, n: int = 20):
+        """Kept / eliminated / failed per op, and the first n attempts, as two DataFrames."""
+        import pandas as pd
+
+        kept = self.stats["kept_by_op_round"]
+        counts = pd.DataFrame([{"op": op, "tried": sum(r.values()), "kept": sum(kept.get(op, {}).values())}
+                               for op, r in self.stats["attempts_by_op_round"].items()], columns=["op", "tried", "kept"])
+        first = []
+        for row in iter_jsonl(self.records_path):
+            if row["round"] > 0:
+                first.append({k: row.get(k) for k in ("round", "op", "status", "reasons", "instruction")})
+                if len(first) == n:
+                    break
+        return counts, pd.DataFrame(first)
 
 
 def check_config(values: dict) -> list[str]:
@@ -96,7 +123,11 @@ def check_config(values: dict) -> list[str]:
 
 
 def run(st: Stage, cfg: Config, log=print) -> Result:
-    """The whole stage: evolve the seeds, write records, dataset and stats, then the failure gate."""
+    """The whole stage: evolve the seeds, write records, dataset and stats, then the failure gate.
+
+    Records are streamed to records.jsonl as each slice of a round finishes (under a temporary
+    name until the stage ends), counted on the way, and never all held in memory; the dataset
+    is then drawn from the file by line offsets."""
     seeds = st.rows("seeds")
     seeds = seeds[: st.limit] if st.limit else seeds
     evolver = st.generator(cfg.model)
@@ -104,67 +135,114 @@ def run(st: Stage, cfg: Config, log=print) -> Result:
     judge = st.generator(cfg.judge_model) if cfg.judge_model else evolver
     seed = int(st.run["seed"])
     log(f"{len(seeds)} seeds, {cfg.rounds} rounds, evolver {evolver.model_id}")
-    evolution = run_evolution(seeds, cfg, evolver, answerer, judge, seed=seed, log=log)
-    records = evolution.records
-    data = dataset(records, seed)
-    st.write_rows("attempts", records)
-    st.write_rows("evolved", data)
-    stats = evolve_stats(evolution.seeds, evolution.attempts, cfg) | {"dataset": len(data)}
+    tally = Tally(cfg)
+    with JsonlWriter(st.out("attempts")) as out:
+        def sink(rows: list[dict]) -> None:
+            out.write_all(rows)
+            tally.add(rows)
+
+        evolution = run_evolution(seeds, cfg, evolver, answerer, judge, seed=seed, log=log, sink=sink)
+    n_data = write_dataset(st.out("attempts"), st.out("evolved"), seed)
+    stats = tally.stats(evolution.seeds) | {"dataset": n_data}
     st.write_stats(stats)
     log(unchecked_banner(stats))
-    check_failure_rate(records, cfg.max_failure_rate)
-    return Result(stats, records, data)
+    check_failure_rate(tally.failed, tally.records, cfg.max_failure_rate)
+    return Result(stats, st.out("attempts"), st.out("evolved"))
 
 
 def _nested(counts: dict) -> dict:
     return {op: dict(sorted(c.items())) for op, c in counts.items()}
 
 
+class Tally:
+    """Counts per status, per reason x op x round, keep rates per op and round, judge verdicts:
+    added to as records stream past, so no list of all attempts is needed."""
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.by_rule: dict = defaultdict(lambda: defaultdict(Counter))
+        self.tried, self.kept = defaultdict(Counter), defaultdict(Counter)
+        self.status, self.reasons, self.verdicts, self.sources = Counter(), Counter(), Counter(), Counter()
+        self.attempts = self.kept_evolved = self.unchecked = 0
+        self.records = self.failed = 0  # every record, seeds included, for the failure gate
+
+    def add(self, rows: list[dict]) -> None:
+        for a in rows:
+            self.records += 1
+            self.failed += a["status"] == "failed"
+            if a["round"] == 0:
+                continue
+            self.attempts += 1
+            self.status[a["status"]] += 1
+            self.tried[a["op"]][a["round"]] += 1
+            judged = a.get("checks", {}).get("equal_judge")
+            if judged:
+                self.verdicts[judged["verdict"]] += 1
+                self.sources[judged["source"]] += 1
+            if a["status"] == "kept":
+                self.kept[a["op"]][a["round"]] += 1
+                self.kept_evolved += 1
+                # kept without a readable Equal / Not Equal verdict: the information-gain rule never ran on them
+                self.unchecked += (judged or {}).get("verdict", E.UNPARSABLE) == E.UNPARSABLE
+            for reason in a["reasons"]:
+                self.by_rule[reason][a["op"]][a["round"]] += 1
+                self.reasons[reason] += 1
+
+    def stats(self, seeds: list[dict]) -> dict:
+        n, kept = self.attempts, self.kept_evolved
+        return {
+            "seeds": len(seeds),
+            "seeds_answered": sum(1 for s in seeds if s.get("response")),
+            "rounds": self.cfg.rounds,
+            "attempts": n,
+            "status": dict(self.status),
+            "kept_rate": round(kept / n, 4) if n else None,
+            "rules": list(self.cfg.rules),
+            "reasons": dict(self.reasons.most_common()),
+            "reason_share": {r: round(c / n, 4) for r, c in self.reasons.most_common()} if n else {},
+            "by_rule_op_round": {r: _nested(ops) for r, ops in self.by_rule.items()},
+            "attempts_by_op_round": _nested(self.tried),
+            "kept_by_op_round": _nested(self.kept),
+            "judge_verdicts": dict(self.verdicts),
+            "judge_verdict_sources": dict(self.sources),
+            "unchecked_kept": self.unchecked,
+            "unchecked_kept_share": round(self.unchecked / kept, 4) if kept else None,
+            "backend_failures": self.reasons.get("backend_error", 0),
+        }
+
+
 def evolve_stats(seeds: list[dict], attempts: list[dict], cfg: Config) -> dict:
-    """Counts per status, per reason x op x round, and keep rates per op and round."""
-    by_rule: dict = defaultdict(lambda: defaultdict(Counter))
-    tried, kept = defaultdict(Counter), defaultdict(Counter)
-    for a in attempts:
-        tried[a["op"]][a["round"]] += 1
-        if a["status"] == "kept":
-            kept[a["op"]][a["round"]] += 1
-        for reason in a["reasons"]:
-            by_rule[reason][a["op"]][a["round"]] += 1
-    n = len(attempts)
-    reasons = Counter(r for a in attempts for r in a["reasons"])
-    judged = [a.get("checks", {}).get("equal_judge") for a in attempts]
-    verdicts = Counter(j["verdict"] for j in judged if j)
-    sources = Counter(j["source"] for j in judged if j)
-    kept_evolved = [a for a in attempts if a["status"] == "kept"]
-    # kept without a readable Equal / Not Equal verdict: the information-gain rule never ran on them
-    unchecked = sum(a.get("checks", {}).get("equal_judge", {}).get("verdict", E.UNPARSABLE) == E.UNPARSABLE
-                    for a in kept_evolved)
-    return {
-        "seeds": len(seeds),
-        "seeds_answered": sum(1 for s in seeds if s.get("response")),
-        "rounds": cfg.rounds,
-        "attempts": n,
-        "status": dict(Counter(a["status"] for a in attempts)),
-        "kept_rate": round(len(kept_evolved) / n, 4) if n else None,
-        "rules": list(cfg.rules),
-        "reasons": dict(reasons.most_common()),
-        "reason_share": {r: round(c / n, 4) for r, c in reasons.most_common()} if n else {},
-        "by_rule_op_round": {r: _nested(ops) for r, ops in by_rule.items()},
-        "attempts_by_op_round": _nested(tried),
-        "kept_by_op_round": _nested(kept),
-        "judge_verdicts": dict(verdicts),
-        "judge_verdict_sources": dict(sources),
-        "unchecked_kept": unchecked,
-        "unchecked_kept_share": round(unchecked / len(kept_evolved), 4) if kept_evolved else None,
-        "backend_failures": reasons.get("backend_error", 0),
-    }
+    """The stage's stats from records in memory (tests and fixtures build them this way)."""
+    tally = Tally(cfg)
+    tally.add(attempts)
+    return tally.stats(seeds)
+
+
+def _in_dataset(row: dict) -> bool:
+    return row["status"] == "kept" and bool(row.get("response"))
 
 
 def dataset(records: list[dict], seed: int) -> list[dict]:
     """Seeds + every kept evolution, shuffled with the run seed (seeds need an answer)."""
-    rows = [r for r in records if r["status"] == "kept" and r.get("response")]
+    rows = [r for r in records if _in_dataset(r)]
     random.Random(seed).shuffle(rows)
     return rows
+
+
+def write_dataset(records_path: Path, out_path: Path, seed: int) -> int:
+    """dataset() of a records file, written without loading it: the byte offsets of the rows
+    that belong are shuffled exactly as dataset() shuffles the rows, then copied in that order."""
+    offsets = []
+    with open(records_path, "rb") as f:
+        while line := f.readline():
+            if _in_dataset(json.loads(line)):
+                offsets.append(f.tell() - len(line))
+    random.Random(seed).shuffle(offsets)
+    with open(records_path, "rb") as f, JsonlWriter(out_path) as out:
+        for offset in offsets:
+            f.seek(offset)
+            out.write(json.loads(f.readline()))
+    return len(offsets)
 
 
 def unchecked_banner(stats: dict) -> str:
@@ -177,10 +255,8 @@ def unchecked_banner(stats: dict) -> str:
             f"information gain (no readable Equal / Not Equal verdict, or the rule is off)")
 
 
-def check_failure_rate(records: list[dict], max_failure_rate: float) -> None:
+def check_failure_rate(failed: int, tried: int, max_failure_rate: float) -> None:
     """Fail the stage when more than max_failure_rate of the model-called items failed."""
-    failed = sum(r["status"] == "failed" for r in records)
-    tried = len(records)
     if tried and failed / tried > max_failure_rate:
         raise RuntimeError(f"{failed} of {tried} items failed at the model backend (more than max_failure_rate="
-                           f"{max_failure_rate}); records.jsonl keeps every attempt; check the backend and resume")
+                           f"{max_failure_rate}); {FILES['attempts']} keeps every attempt; check the backend and resume")
