@@ -35,10 +35,10 @@ from . import eliminate as E
 from . import rules as R
 from . import templates
 from .config import StageConfig
-from .io import JsonlWriter, iter_jsonl, read_jsonl
-from .run_folder import FILES
 from .evolve import run_evolution
+from .io import JsonlWriter, iter_jsonl, read_jsonl
 from .records import OPS
+from .run_folder import FILES
 from .stage import Stage
 
 
