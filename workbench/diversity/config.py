@@ -14,6 +14,7 @@ from ..config import StageConfig
 from .projection import PROJECTIONS, UMAP_MISSING, umap_available
 from .selection import SELECTION_SCORES, SELECTION_TEXTS
 
+
 @dataclass(frozen=True)
 class Config(StageConfig):
     embed_model: str = "minilm"

@@ -20,7 +20,6 @@ import http.client
 import io
 import json
 import queue
-import socket
 import time
 import urllib.parse
 import urllib.request
@@ -162,7 +161,7 @@ class JsonClient:
             except RequestTimeout:
                 conn.close()
                 raise
-            except (TimeoutError, socket.timeout) as e:
+            except TimeoutError as e:
                 conn.close()
                 raise RequestTimeout(f"no reply within {self.timeout:g}s ({e})") from None
             except (OSError, http.client.HTTPException) as e:

@@ -19,11 +19,11 @@ every error and reply text before they leave this module (servers echo keys in e
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import os
 import random
 import time
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 from .base import Completion, GenParams, Messages
