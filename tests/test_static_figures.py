@@ -37,3 +37,15 @@ def test_without_a_renderer_figures_stay_interactive_and_nothing_breaks(tmp_path
     html = plots.save(_fig(), tmp_path / "f.html")
     assert html.is_file() and not html.with_suffix(".png").exists()
     assert static_figures.PngRenderer().to_mimebundle(_fig().to_plotly_json()) == {}
+
+
+def test_verifiable_accuracy_carries_n_and_a_wilson_interval():
+    fig = plots.verifiable_accuracy({"seeds": {"n_prompts": 3, "n_instructions": 3, "prompt_strict": 2 / 3,
+                                               "prompt_loose": 2 / 3, "instruction_strict": 2 / 3,
+                                               "instruction_loose": 1.0}, "evolved": None})
+    bar = fig.data[0]
+    assert list(bar.x) == ["seeds (n=3 prompts)"]
+    # 2 of 3: Wilson 95 % [0.2077, 0.9385], computed by hand
+    assert abs(bar.y[0] - bar.error_y.arrayminus[0] - 0.2077) < 1e-3
+    assert abs(bar.y[0] + bar.error_y.array[0] - 0.9385) < 1e-3
+    assert plots.verifiable_accuracy({"seeds": None}) is None

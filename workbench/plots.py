@@ -193,12 +193,25 @@ def outcome_shares(groups: dict[str, dict], title: str, status: str = "determine
 
 
 def verifiable_accuracy(by_candidate: dict[str, dict | None]) -> go.Figure | None:
-    """Prompt- and instruction-level accuracy, strict and loose, per candidate (None if no checks ran)."""
+    """Prompt- and instruction-level accuracy, strict and loose, per candidate, with Wilson 95 %
+    intervals and n in the labels (None if no checks ran): 2 of 3 is not 67 % of anything firm."""
+    from .stats import wilson
+
     shown = {c: v for c, v in by_candidate.items() if v}
     if not shown:
         return None
     fig = go.Figure()
     for metric in ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose"):
-        fig.add_bar(name=metric.replace("_", " "), x=list(shown), y=[v.get(metric) for v in shown.values()])
-    fig.update_layout(barmode="group", title="Verifiable instruction accuracy", yaxis_tickformat=".0%")
+        n_key = "n_prompts" if metric.startswith("prompt") else "n_instructions"
+        shares, lows, highs = [], [], []
+        for v in shown.values():
+            n, share = int(v.get(n_key) or 0), v.get(metric)
+            lo, hi = wilson(round((share or 0) * n), n)
+            shares.append(share)
+            lows.append(None if lo is None else share - lo)
+            highs.append(None if hi is None else hi - share)
+        fig.add_bar(name=label(metric), x=[f"{c} (n={v.get('n_prompts')} prompts)" for c, v in shown.items()],
+                    y=shares, error_y={"type": "data", "symmetric": False, "array": highs, "arrayminus": lows})
+    fig.update_layout(barmode="group", title="Verifiable instruction accuracy (95% Wilson intervals)",
+                      yaxis_tickformat=".0%", yaxis_range=[0, 1.05], yaxis_title="share passed")
     return fig
