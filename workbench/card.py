@@ -112,7 +112,7 @@ def dataset_card(run_dir: Path, rows: list[dict], summary: dict, written: list[d
     if curated.get("rejected") or curated.get("accepted"):
         parts.append(f"Curated by hand in the workbench explorer: {curated.get('rejected', 0)} rows marked rejected "
                      f"were left out; {curated.get('accepted', 0)} of the exported rows were marked accepted "
-                     f"(the marks, with notes, are in the run's `curation.jsonl`).\n")
+                     f"(the marks, with notes, are in the run's `{FILES['curation']}`).\n")
     if summary["left_out_no_response"]:
         parts.append(f"{summary['left_out_no_response']} rows without a response were left out of this "
                      "training format.\n")

@@ -9,6 +9,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from . import static_figures
+from .run_folder import PARAMS
 
 if "ipykernel" in sys.modules:  # in a notebook kernel, every fig.show() also carries a PNG
     static_figures.use_in_notebooks()
@@ -61,7 +62,7 @@ ASSETS_DIR = "figures_assets"  # in the run folder: one plotly.js for every figu
 def _run_folder(path: Path) -> Path | None:
     """The run folder a figure lies in (the nearest folder above it holding params.yaml)."""
     for folder in path.parents:
-        if (folder / "params.yaml").is_file():
+        if (folder / PARAMS).is_file():
             return folder
     return None
 

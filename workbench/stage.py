@@ -56,7 +56,7 @@ class Stage:
         return self.dir.joinpath(*parts)
 
     def figures_dir(self) -> Path:
-        d = self.dir / "figures"
+        d = self.folder.figures_dir(self.name)
         d.mkdir(exist_ok=True)
         return d
 
