@@ -28,6 +28,17 @@ def test_config_refuses_an_adapter_without_lora_and_unknown_forms():
     assert Config.from_namespace(dict(Config().as_dict(), variants=["seeds"])).variants == ("seeds",)
 
 
+def test_lora_targets_are_all_linear_or_module_names_and_bad_ones_are_refused():
+    assert FT.lora_target_modules("all-linear") == "all-linear"
+    assert FT.lora_target_modules("q_proj, k_proj,v_proj,o_proj") == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    assert Config(method="lora", lora_targets="self_attn.q_proj,v_proj").lora_targets == "self_attn.q_proj,v_proj"
+    for bad in ("", " , ", "q_proj;v_proj", "q proj", "all linear", ["q_proj"], None):
+        with pytest.raises(ValueError, match="finetune.lora_targets: .* neither all-linear nor"):
+            Config(method="lora", lora_targets=bad)
+    with pytest.raises(ValueError, match="gradient_checkpointing: 'no' is not true or false"):
+        Config(gradient_checkpointing="no")
+
+
 def _run_folder(tmp_path, train_log=None, folders=()):
     run = tmp_path / "20250101-000000_t_00000000"
     (run / "06_finetune" / "model").mkdir(parents=True)
@@ -79,7 +90,10 @@ def test_a_tiny_training_saves_small_and_loads_back_and_generates(tmp_path, meth
 
     from workbench.llm import GenParams, get_generator
 
-    cfg = Config(method=method, save_as=save_as, max_steps=1, batch_size=2, max_length=64, learning_rate=1e-3)
+    # the lora case trains as the main job does: attention projections only, no gradient checkpointing
+    lora_only = {"lora_targets": "q_proj,k_proj,v_proj,o_proj", "gradient_checkpointing": False} if method == "lora" else {}
+    cfg = Config(method=method, save_as=save_as, max_steps=1, batch_size=2, max_length=64, learning_rate=1e-3,
+                 **lora_only)
     out = tmp_path / "model" / "seeds"
     summary = FT.train_variant(ROWS, "embedded", out, cfg, seed=0)
     assert summary["steps"] == 1 and summary["log"] and not (out / "checkpoints").exists()
@@ -88,6 +102,8 @@ def test_a_tiny_training_saves_small_and_loads_back_and_generates(tmp_path, meth
     if method == "lora":  # the adapter alone: no whole-model weights, a few MB
         assert (out / "adapter_config.json").is_file() and not (out / "model.safetensors").exists()
         assert folder_megabytes(out) < 20
+        adapted = json.loads((out / "adapter_config.json").read_text())["target_modules"]
+        assert sorted(adapted) == ["k_proj", "o_proj", "q_proj", "v_proj"]  # not the MLP's gate/up/down
     else:  # whole weights in bfloat16: half of the ~540 MB float32 copy
         with safe_open(out / "model.safetensors", "pt") as f:
             assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"BF16"}

@@ -11,6 +11,7 @@ what the data is, not how much of it there is.
 from __future__ import annotations
 
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,9 @@ VARIANTS = ("seeds", "evolved", "selected")
 #   float32   the whole model exactly as trained (LoRA merged in)
 #   auto      adapter for method lora, float32 for method full
 SAVE_AS = ("auto", "adapter", "bfloat16", "float32")
+# finetune.lora_targets: "all-linear" (PEFT's shorthand for every linear layer but the output
+# head) or comma-separated module names, each a dotted identifier such as q_proj or self_attn.q_proj
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
 
 
 def saved_as(method: str, save_as: str) -> str:
@@ -47,7 +51,25 @@ def check_config(values: dict) -> list[str]:
         errs.append(f"finetune.save_as: {save_as!r} is not one of {', '.join(SAVE_AS)}")
     elif save_as == "adapter" and values.get("method", "full") != "lora":
         errs.append("finetune.save_as: adapter needs method: lora (full fine-tuning has no adapter to save)")
+    errs += lora_target_errors(values.get("lora_targets", "all-linear"))
+    if not isinstance(values.get("gradient_checkpointing", True), bool):
+        errs.append(f"finetune.gradient_checkpointing: {values['gradient_checkpointing']!r} is not true or false")
     return errs
+
+
+def lora_target_errors(targets) -> list[str]:
+    names = lora_target_modules(targets) if isinstance(targets, str) else []
+    if names == "all-linear" or (names and all(MODULE_NAME.fullmatch(n) for n in names)):
+        return []
+    return [f"finetune.lora_targets: {targets!r} is neither all-linear nor comma-separated module names "
+            "(e.g. q_proj,k_proj,v_proj,o_proj)"]
+
+
+def lora_target_modules(targets: str) -> str | list[str]:
+    """PEFT's target_modules for finetune.lora_targets: "all-linear" as is, else the list of names."""
+    if targets.strip() == "all-linear":
+        return "all-linear"
+    return [name.strip() for name in targets.split(",") if name.strip()]
 
 
 def variant_rows(dataset: list[dict], selection: list[dict] | None, variants: list[str], equal_size: bool,
@@ -113,13 +135,14 @@ def train_variant(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: i
         from peft import LoraConfig
 
         peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, lora_dropout=0.0,
-                                 target_modules="all-linear", task_type="CAUSAL_LM")
+                                 target_modules=lora_target_modules(cfg.lora_targets), task_type="CAUSAL_LM")
     args = SFTConfig(
         output_dir=str(out_dir / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
         learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, logging_steps=1,
         save_strategy="no", report_to=[], seed=seed, data_seed=seed, use_cpu=not torch.cuda.is_available(),
         bf16=False, fp16=False, dataloader_num_workers=0, disable_tqdm=False,
+        gradient_checkpointing=cfg.gradient_checkpointing,  # TRL turns it on unless told
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(to_conversations(rows)),
                          processing_class=tok, peft_config=peft_config)

@@ -42,6 +42,8 @@ class Config(StageConfig):
     grad_accum: int = 1
     max_length: int = 512
     lora_r: int = 8
+    lora_targets: str = "all-linear"
+    gradient_checkpointing: bool = True
     save_as: str = "auto"
 
     def __post_init__(self):
