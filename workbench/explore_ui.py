@@ -7,6 +7,7 @@ back from the run folder whenever a run is opened, so they survive a kernel rest
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import ipywidgets as w
@@ -30,6 +31,7 @@ class Explorer:
     def __init__(self, run_dir: Path | str = "", cfg: E.Config | None = None, outputs: Path = OUTPUTS):
         self.cfg = cfg or E.Config()
         self.records: list[dict] = []
+        self._filling_seeds = False
         self.marks: dict = {}
         choices, chosen = run_choices(run_dir, outputs)
         self.run_pick = w.Dropdown(options=choices, value=chosen, description="run", layout=w.Layout(width="90%"))
@@ -45,7 +47,9 @@ class Explorer:
         self.verdict_pick = w.ToggleButtons(options=list(C.MARKS), value="accepted", description="mark")
         self.note = w.Text(placeholder="why (optional)", description="note", layout=w.Layout(width="60%"))
         self.save = w.Button(description="save mark")
-        self.curate = w.VBox([self.counts, self.record_pick, w.HBox([self.verdict_pick, self.note, self.save])])
+        self.saved = w.HTML()  # what the last click on "save mark" did: a click must never pass unnoticed
+        self.curate = w.VBox([self.counts, self.record_pick, w.HBox([self.verdict_pick, self.note, self.save]),
+                              self.saved])
         filters = w.VBox([w.HBox([w.Label("status:"), *self.status_boxes.values()]), self.op_row, self.round_pick])
         self.ui = w.VBox([self.run_pick, self.seed_pick, filters, self.tree, self.curate])
 
@@ -90,9 +94,15 @@ class Explorer:
         counts = E.seed_counts(self.records, self.marks)
         keep = self.seed_pick.value
         options = [(E.seed_label(s, counts[s["root_id"]]), s["id"]) for s in self.records if s["round"] == 0]
-        self.seed_pick.options = options
-        ids = [v for _, v in options]
-        self.seed_pick.value = keep if keep in ids else (ids[0] if ids else None)
+        # new options first select another seed for a moment; refreshing for that seed would lose the
+        # record picked under the tree, so the transient is not shown and one refresh follows
+        self._filling_seeds = True
+        try:
+            self.seed_pick.options = options
+            ids = [v for _, v in options]
+            self.seed_pick.value = keep if keep in ids else (ids[0] if ids else None)
+        finally:
+            self._filling_seeds = False
         self.refresh()
 
     def filters(self) -> dict:
@@ -100,18 +110,29 @@ class Explorer:
                     statuses={s for s, box in self.status_boxes.items() if box.value}, rounds=self.round_pick.value)
 
     def refresh(self, *_) -> None:
+        if self._filling_seeds:
+            return
         if self.seed_pick.value is None:
             self.tree.value, self.record_pick.options, self.counts.value = "<i>no seeds in this run</i>", [], ""
             return
         self.tree.value = E.tree_html(self.records, self.seed_pick.value, self.marks, **self.filters())
-        self.record_pick.options = [(f"round {r['round']} · {r['op'] or 'seed'} · {r['instruction'][:60]}", r["id"])
-                                    for _, r in E.lineage(self.records, self.seed_pick.value, **self.filters())]
+        keep = self.record_pick.value
+        options = [(f"round {r['round']} · {r['op'] or 'seed'} · {r['instruction'][:60]}", r["id"])
+                   for _, r in E.lineage(self.records, self.seed_pick.value, **self.filters())]
+        self.record_pick.options = options
+        # ipywidgets 8 leaves a Dropdown blank when its first options arrive, and jumps to the first
+        # entry when they change: keep the record on screen, so "save mark" marks what the picker shows
+        ids = [v for _, v in options]
+        self.record_pick.value = keep if keep in ids else (ids[0] if ids else None)
         self.counts.value = E.curation_summary_html(self.marks, self.records, self.seed_pick.value)
 
     def save_mark(self, *_) -> None:
         if self.record_pick.value is None:
+            self.saved.value = "<i>nothing saved: no record matches the filters above</i>"
             return
+        label = dict((v, k) for k, v in self.record_pick.options)[self.record_pick.value]
         C.mark(self.run, self.record_pick.value, self.verdict_pick.value, self.note.value)
+        self.saved.value = f"saved: <b>{self.verdict_pick.value}</b> · {html.escape(label)}"
         self.marks = C.load_marks(self.run)
         self.note.value = ""
         self._fill_seeds()  # the seed's counts in the picker change with the mark
