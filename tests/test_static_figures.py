@@ -27,7 +27,10 @@ def test_notebook_outputs_carry_a_png_next_to_the_interactive_figure(monkeypatch
     static_figures.use_in_notebooks()
     bundle = pio.renderers._build_mime_bundle(_fig().to_plotly_json())  # what fig.show() displays
     assert "application/vnd.plotly.v1+json" in bundle
-    assert base64.b64decode(bundle["image/png"])[:4] == b"\x89PNG"
+    png = base64.b64decode(bundle["image/png"])
+    assert png[:4] == b"\x89PNG"
+    # JupyterLab shows this PNG at its natural size until hovered: the figure's own size, not 2x
+    assert int.from_bytes(png[16:20], "big") == static_figures.WIDTH
 
 
 def test_without_a_renderer_figures_stay_interactive_and_nothing_breaks(tmp_path, monkeypatch):

@@ -24,10 +24,13 @@ from pathlib import Path
 import plotly.io as pio
 from plotly.io._base_renderers import MimetypeRenderer
 
-WIDTH, HEIGHT, SCALE = 900, 500, 2  # pixels of the PNG: SCALE x (WIDTH x HEIGHT)
+WIDTH, HEIGHT, SCALE = 900, 500, 2  # pixels of a PNG file: SCALE x (WIDTH x HEIGHT)
+# JupyterLab's plotly extension shows a notebook output's PNG at its natural size until the mouse
+# enters it: at SCALE 2 the figure spilled past the cell, so notebook PNGs are drawn at scale 1
+NOTEBOOK_SCALE = 1
 _scope = None
 _unavailable: str | None = None
-_recent: OrderedDict[str, bytes] = OrderedDict()  # PNGs just rendered, so show() after save() is free
+_recent: OrderedDict[str, bytes] = OrderedDict()  # images just rendered, by format and scale: drawn once
 
 
 def _renderer():
@@ -50,15 +53,16 @@ def _key(fig_dict: dict) -> str:
     return hashlib.sha1(json.dumps(fig_dict, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def image(fig_dict: dict, fmt: str) -> bytes | None:
-    """The figure as PNG or SVG bytes; None when no renderer is available."""
-    key = f"{fmt}:{_key(fig_dict)}"
+def image(fig_dict: dict, fmt: str, scale: int = SCALE) -> bytes | None:
+    """The figure as PNG (scale x WIDTH x HEIGHT) or SVG bytes; None when no renderer is available."""
+    scale = scale if fmt == "png" else 1
+    key = f"{fmt}:{scale}:{_key(fig_dict)}"
     if key in _recent:
         return _recent[key]
     scope = _renderer()
     if scope is None:
         return None
-    data = scope.transform(fig_dict, format=fmt, width=WIDTH, height=HEIGHT, scale=SCALE if fmt == "png" else 1)
+    data = scope.transform(fig_dict, format=fmt, width=WIDTH, height=HEIGHT, scale=scale)
     _recent[key] = data
     while len(_recent) > 16:
         _recent.popitem(last=False)
@@ -85,7 +89,7 @@ class PngRenderer(MimetypeRenderer):
     """Adds an image/png to a figure's output bundle, the fallback nbconvert and GitHub show."""
 
     def to_mimebundle(self, fig_dict):
-        data = image(fig_dict, "png")
+        data = image(fig_dict, "png", scale=NOTEBOOK_SCALE)
         return {} if data is None else {"image/png": base64.b64encode(data).decode()}
 
 
