@@ -55,3 +55,12 @@ def test_a_disagreeing_default_is_caught(tmp_path):
     params = {k: p.default for k, p in read_params(NOTEBOOKS / "05_diversity.py").items() if k != "run_dir"}
     changed = dict(params, knn_k=params["knn_k"] + 1)
     assert {f.name: _default(f) for f in dataclasses.fields(cls)} != changed
+
+
+def test_lists_from_a_notebook_are_held_as_tuples_and_checks_run():
+    cls = config_class("07_evaluate")
+    cfg = cls(candidates=["seeds", "evolved"], pairs=[["evolved", "seeds"]])
+    assert cfg.candidates == ("seeds", "evolved") and cfg.pairs == (("evolved", "seeds"),)
+    hash(cfg)  # frozen and hashable: nothing mutable left inside
+    with pytest.raises(ValueError, match="flying"):
+        config_class("02_evolve")(rules=["flying"])

@@ -32,9 +32,6 @@ class Config(StageConfig):
     latest: int = 4
     outputs: str = ""
 
-    def __post_init__(self):  # the notebook passes a list; a frozen config holds a tuple
-        object.__setattr__(self, "run_dirs", tuple(self.run_dirs))
-
 
 def _from_project(path: str | Path) -> Path:
     """A path as typed in the notebook: absolute, or relative to the project folder."""

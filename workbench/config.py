@@ -27,7 +27,20 @@ STAGE_CONFIGS = {
 
 
 class StageConfig:
-    """Mixin for a stage's frozen dataclass Config."""
+    """Mixin for a stage's frozen dataclass Config: lists a notebook passes are held as tuples
+    (nested ones too), then `check()` runs; any message it returns fails the construction."""
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, _frozen(value))
+        if errors := self.check():
+            raise ValueError("; ".join(errors))
+
+    def check(self) -> list[str]:
+        """Checks a type cannot express; one message per problem."""
+        return []
 
     @classmethod
     def from_namespace(cls, namespace: dict):
@@ -39,6 +52,10 @@ class StageConfig:
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _frozen(value):
+    return tuple(_frozen(v) for v in value) if isinstance(value, list | tuple) else value
 
 
 def config_class(stage: str):

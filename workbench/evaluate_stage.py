@@ -52,10 +52,6 @@ class Config(StageConfig):
     single_scoring: bool = True
     verifiable: bool = True
 
-    def __post_init__(self):  # a notebook passes lists
-        object.__setattr__(self, "candidates", tuple(self.candidates))
-        object.__setattr__(self, "pairs", tuple(tuple(p) for p in self.pairs))
-
 
 @dataclass
 class Result:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import eliminate as E
@@ -65,12 +65,8 @@ class Config(StageConfig):
     max_instruction_chars: int = 2000
     max_failure_rate: float = 0.2
 
-    def __post_init__(self):
-        for name in ("ops", "op_weights", "formats", "rules"):
-            if isinstance(getattr(self, name), list):  # a notebook passes lists
-                object.__setattr__(self, name, tuple(getattr(self, name)))
-        if errors := check_config({f.name: getattr(self, f.name) for f in fields(self)}):
-            raise ValueError("; ".join(errors))
+    def check(self) -> list[str]:
+        return check_config(self.as_dict())
 
 
 @dataclass

@@ -35,12 +35,9 @@ class Config(StageConfig):
     statuses: tuple = STATUSES
     ops: tuple = ()
 
-    def __post_init__(self):  # the notebook passes lists; a frozen config holds tuples
-        object.__setattr__(self, "statuses", tuple(self.statuses))
-        object.__setattr__(self, "ops", tuple(self.ops))
+    def check(self) -> list[str]:
         unknown = sorted(set(self.statuses) - set(STATUSES))
-        if unknown:
-            raise ValueError(f"statuses: {', '.join(unknown)} not one of {', '.join(STATUSES)}")
+        return [f"statuses: {', '.join(unknown)} not one of {', '.join(STATUSES)}"] if unknown else []
 
 
 def load_records(run_dir: Path | str) -> list[dict]:

@@ -47,11 +47,8 @@ class Config(StageConfig):
     decontam_ngram: int = 8
     eval_set: str = "bundled"
 
-    def __post_init__(self):
-        if isinstance(self.rules, list):  # a notebook passes a list
-            object.__setattr__(self, "rules", tuple(self.rules))
-        if errors := check_config({"rules": self.rules}):
-            raise ValueError("; ".join(errors))
+    def check(self) -> list[str]:
+        return check_config({"rules": self.rules})
 
 
 @dataclass

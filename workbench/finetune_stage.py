@@ -46,11 +46,8 @@ class Config(StageConfig):
     gradient_checkpointing: bool = True
     save_as: str = "auto"
 
-    def __post_init__(self):
-        object.__setattr__(self, "variants", tuple(self.variants))  # a notebook passes a list
-        errors = FT.check_config(self.as_dict())
-        if errors:
-            raise ValueError("; ".join(errors))
+    def check(self) -> list[str]:
+        return FT.check_config(self.as_dict())
 
 
 @dataclass

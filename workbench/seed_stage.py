@@ -55,11 +55,8 @@ class Config(StageConfig):
     source_name: str = ""
     license: str = ""
 
-    def __post_init__(self):
-        if isinstance(self.rules, list):  # a notebook passes a list
-            object.__setattr__(self, "rules", tuple(self.rules))
-        if errors := R.check_names("seed", self.rules):
-            raise ValueError("; ".join(errors))
+    def check(self) -> list[str]:
+        return R.check_names("seed", self.rules)
 
     def field_map(self) -> FieldMap:
         return FieldMap(self.instruction_field, self.input_field, self.output_field, self.conversations_field,

@@ -7,7 +7,7 @@ The notebook builds it in one line: `cfg = Config.from_namespace(globals())`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import StageConfig
@@ -37,10 +37,8 @@ class Config(StageConfig):
     scatter_points: int = 5000
     hist_bins: int = 30
 
-    def __post_init__(self):
-        errors = check_config({f.name: getattr(self, f.name) for f in fields(self)})
-        if errors:
-            raise ValueError("; ".join(errors))
+    def check(self) -> list[str]:
+        return check_config(self.as_dict())
 
 def check_config(values: dict) -> list[str]:
     """Checks on the diversity params section that a type cannot express (params.SECTION_CHECKS)."""
