@@ -36,6 +36,7 @@ max_length = 512  # token cap per example [>0]
 lora_r = 8  # LoRA rank, when method is lora [>0]
 lora_targets = "all-linear"  # modules LoRA adapts, when method is lora: all-linear (every linear layer), or comma-separated names, e.g. q_proj,k_proj,v_proj,o_proj (attention only: fewer adapters, faster)
 gradient_checkpointing = True  # recompute activations in the backward pass: saves memory (large models on a GPU need it) but costs time; same losses either way
+bf16 = False  # mixed precision: matrix products in bfloat16 (autocast), weights and optimizer state in float32; faster on GPUs and on CPUs with AVX512-BF16/AMX, losses differ slightly
 save_as = "auto"  # how each tuned model is saved: the LoRA adapter alone (MBs), the whole model in bfloat16 (half size; rounding can undo small updates) or float32 (as trained); auto: adapter for lora, float32 for full {auto|adapter|bfloat16|float32}
 
 # %%

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 import yaml
 
 from workbench import finetune as FT
@@ -117,6 +118,11 @@ def test_a_tiny_training_saves_small_and_loads_back_and_generates(tmp_path, meth
         base = load_backend("embedded", {"batch_size": 1})
         q = "model.layers.0.self_attn.q_proj.weight"
         assert not torch_equal(gen.backend.model.state_dict()[q], base.model.state_dict()[q])
+        # on a bfloat16 base the adapter stays unmerged, in float32: merged, its update would round away
+        half = get_generator(f"hf:{out}", {"batch_size": 1, "cache": False, "dtype": "bfloat16"}, None)
+        lora_a = [v for k, v in half.backend.model.state_dict().items() if "lora_A" in k]
+        assert half.backend.model.dtype == torch.bfloat16 and lora_a and lora_a[0].dtype == torch.float32
+        assert half.generate([[{"role": "user", "content": "Name a warm colour."}]], GenParams(max_new_tokens=6))[0].ok
 
 
 def torch_equal(a, b) -> bool:

@@ -4,7 +4,7 @@ the plain left-padded batch (on a tiny random Llama, and on the real embedded mo
 import pytest
 import torch
 
-from workbench.llm.prefix_cache import PrefixStore, assemble, generate_shared, group_by_prefix
+from workbench.llm.prefix_cache import PrefixStore, assemble, generate_shared, group_by_prefix, length_buckets
 
 T1 = list(range(100, 140))  # a 40-token "template"
 T2 = list(range(100, 120)) + list(range(200, 220))  # shares only a 20-token header with T1
@@ -30,6 +30,18 @@ def test_unrelated_prompts_are_singletons_and_every_index_is_placed_once():
     groups = group_by_prefix(seqs, min_shared=8)
     assert sorted(m for g in groups for m in g.members) == [0, 1, 2, 3]
     assert all(len(g.members) == 1 for g in groups)  # a 2-token overlap is not worth a group
+
+
+def test_length_buckets_keep_one_long_row_from_padding_the_short_ones():
+    lengths = [20, 300, 22, 18, 290, 5, 21]
+    buckets = length_buckets(lengths, max_rows=2)
+    assert sorted(i for b in buckets for i in b) == list(range(len(lengths)))
+    assert buckets[0] == [1, 4]  # the two long rows together, longest first
+    for b in buckets:
+        assert len(b) <= 2
+        assert min(lengths[i] for i in b) >= 0.75 * max(lengths[i] for i in b)
+    assert [5] in buckets  # too short to share a batch with the 18-22 rows
+    assert length_buckets([]) == []
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import torch
 
 from workbench.llm import hf
 from workbench.llm.base import BackendError
-from workbench.llm.weights import load_kwargs
+from workbench.llm import weights
+from workbench.llm.weights import cpu_lacks_bf16, load_kwargs
 
 
 @pytest.mark.parametrize("dtype,gpu,expected", [
@@ -24,6 +25,20 @@ def test_load_kwargs(dtype, gpu, expected):
 def test_unknown_dtype_is_refused():
     with pytest.raises(BackendError, match="float16"):
         load_kwargs("float16", False)
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(tmp_path, monkeypatch):
+    old = tmp_path / "old"
+    old.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    new = tmp_path / "new"
+    new.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_tile\n")
+    arm = tmp_path / "arm"
+    arm.write_text("Features\t: fp asimd bf16 i8mm\n")
+    assert cpu_lacks_bf16(str(old)) and not cpu_lacks_bf16(str(new)) and not cpu_lacks_bf16(str(arm))
+    assert not cpu_lacks_bf16(str(tmp_path / "missing"))  # unknown: no claim either way
+    monkeypatch.setattr(weights, "cpu_lacks_bf16", lambda: True)
+    with pytest.warns(UserWarning, match="float32"):
+        load_kwargs("bfloat16", False)
 
 
 class _Model:

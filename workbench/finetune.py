@@ -141,7 +141,7 @@ def train_variant(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: i
         learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, logging_steps=1,
         save_strategy="no", report_to=[], seed=seed, data_seed=seed, use_cpu=not torch.cuda.is_available(),
-        bf16=False, fp16=False, dataloader_num_workers=0, disable_tqdm=False,
+        bf16=cfg.bf16, fp16=False, dataloader_num_workers=0, disable_tqdm=False,
         gradient_checkpointing=cfg.gradient_checkpointing,  # TRL turns it on unless told
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(to_conversations(rows)),

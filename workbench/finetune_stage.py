@@ -44,6 +44,7 @@ class Config(StageConfig):
     lora_r: int = 8
     lora_targets: str = "all-linear"
     gradient_checkpointing: bool = True
+    bf16: bool = False
     save_as: str = "auto"
 
     def check(self) -> list[str]:

@@ -179,11 +179,11 @@ class HFBackend:
         every continuation token is scored, the context never is. Contexts must be non-empty."""
         import torch
 
+        from .prefix_cache import length_buckets
+
         rows = [(c + a, len(c)) for c, a in zip(contexts, continuations)]
         out: list[float] = [0.0] * len(rows)
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+        for idx in length_buckets([len(r[0]) for r in rows], max_rows=self.batch_size):
             width = max(len(rows[i][0]) for i in idx)
             pad = self.tokenizer.pad_token_id
             ids = torch.tensor([rows[i][0] + [pad] * (width - len(rows[i][0])) for i in idx])  # right padding

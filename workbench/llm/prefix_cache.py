@@ -125,18 +125,40 @@ def as_cache(model, layers: list[tuple]):
     return DynamicCache(ddp_cache_data=layers, config=model.config)
 
 
+def length_buckets(lengths: list[int], max_rows: int = 0, slack: float = 0.75) -> list[list[int]]:
+    """Indices grouped by similar length, longest first, for padded batches: a row starts a new
+    bucket when it is shorter than `slack` times its bucket's longest (or the bucket holds
+    `max_rows`), so the pads of a batch stay a fraction of its real tokens. One long item in a
+    batch of short ones otherwise pads every row to its length: prefill work is per token."""
+    buckets: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        if buckets and lengths[i] >= slack * lengths[buckets[-1][0]] and not 0 < max_rows <= len(buckets[-1]):
+            buckets[-1].append(i)
+        else:
+            buckets.append([i])
+    return buckets
+
+
 def _row_caches(model, seqs: list[list[int]], group: Group, kv) -> list[list[tuple]]:
     """Per member: per-layer (keys, values) [kv_heads, len - 1, head_dim] for all its tokens but
-    the last. The members' own tokens after the prefix go through the model as one batch on top
-    of the shared prefix, right-padded: causal attention keeps the pads out of every real
-    token's view, and the pads' entries are cut off afterwards."""
-    import torch
-
+    the last. The members' own tokens after the prefix go through the model on top of the
+    shared prefix, in batches of similar length (length_buckets), right-padded: causal
+    attention keeps the pads out of every real token's view, and their entries are cut off."""
     p = group.prefix_len
     tails = [seqs[m][p:-1] for m in group.members]
+    out: list = [None] * len(tails)
+    for bucket in length_buckets([len(t) for t in tails]):
+        for j, row in zip(bucket, _tail_batch(model, [tails[j] for j in bucket], p, kv)):
+            out[j] = row
+    return out
+
+
+def _tail_batch(model, tails: list[list[int]], p: int, kv) -> list[list[tuple]]:
+    import torch
+
     longest = max(len(t) for t in tails)
     if longest == 0:
-        return [[(k[0], v[0]) for k, v in kv] if kv is not None else None for _ in group.members]
+        return [[(k[0], v[0]) for k, v in kv] if kv is not None else None for _ in tails]
     k_rows = len(tails)
     ids = torch.tensor([t + [t[-1] if t else 0] * (longest - len(t)) for t in tails], device=model.device)
     mask = torch.tensor([[1] * (p + len(t)) + [0] * (longest - len(t)) for t in tails], device=model.device)

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 from .base import BackendError
@@ -74,9 +75,24 @@ def load_kwargs(dtype: str, gpu: bool) -> dict:
         raise BackendError(f"dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
     if dtype != "auto":
         chosen = getattr(torch, dtype)
+        if chosen is torch.bfloat16 and not gpu and cpu_lacks_bf16():
+            warnings.warn("run.dtype bfloat16 on a CPU without AVX512-BF16/AMX: bfloat16 arithmetic is emulated "
+                          "there and slower than float32; set run.dtype: float32", stacklevel=2)
     else:
         chosen = "auto" if gpu else torch.float32
     return {"dtype": chosen, "device_map": "auto"} if gpu else {"dtype": chosen}
+
+
+def cpu_lacks_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True where the CPU's flags are known (Linux) and name no native bfloat16 instructions
+    (x86 avx512_bf16 / amx_bf16, Arm bf16); False where they cannot be read."""
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = {w for line in text.splitlines() if line.lower().startswith(("flags", "features"))
+             for w in line.split(":", 1)[-1].split()}
+    return bool(flags) and not flags & {"avx512_bf16", "amx_bf16", "bf16"}
 
 
 def adapter_base(folder: Path) -> str:
@@ -92,8 +108,11 @@ def adapter_base(folder: Path) -> str:
 
 
 def load_model(path: str, kwargs: dict):
-    """A causal LM from a model folder or hub name; an adapter folder is merged into its base,
-    so generation runs as fast as on a plain model."""
+    """A causal LM from a model folder or hub name. An adapter folder is merged into a float32
+    base, so generation runs as fast as on a plain model; on a 16-bit base it stays beside it
+    in float32, because merging would round a short fine-tune's small updates away (in
+    bfloat16 most of them round back to the base's value)."""
+    import torch
     from transformers import AutoModelForCausalLM
 
     folder = Path(path)
@@ -102,4 +121,5 @@ def load_model(path: str, kwargs: dict):
     from peft import PeftModel
 
     base = AutoModelForCausalLM.from_pretrained(adapter_base(folder), **kwargs)
-    return PeftModel.from_pretrained(base, path).merge_and_unload()
+    tuned = PeftModel.from_pretrained(base, path)
+    return tuned.merge_and_unload() if base.dtype == torch.float32 else tuned
