@@ -4,7 +4,13 @@ the plain left-padded batch (on a tiny random Llama, and on the real embedded mo
 import pytest
 import torch
 
-from workbench.llm.prefix_cache import PrefixStore, assemble, generate_shared, group_by_prefix, length_buckets
+from workbench.llm.prefix_cache import (
+    PrefixStore,
+    assemble,
+    generate_shared,
+    group_by_prefix,
+    length_buckets,
+)
 
 T1 = list(range(100, 140))  # a 40-token "template"
 T2 = list(range(100, 120)) + list(range(200, 220))  # shares only a 20-token header with T1

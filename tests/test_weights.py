@@ -5,9 +5,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from workbench.llm import hf
+from workbench.llm import hf, weights
 from workbench.llm.base import BackendError
-from workbench.llm import weights
 from workbench.llm.weights import cpu_lacks_bf16, load_kwargs
 
 
