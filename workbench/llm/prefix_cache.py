@@ -75,12 +75,21 @@ def group_by_prefix(seqs: list[list[int]], min_shared: int = 8) -> list[Group]:
     return groups[::-1]
 
 
+BLOCK = 64  # prefixes are prefilled in blocks that start at multiples of this
+
+
 class PrefixStore:
     """KV tensors of recently prefilled prefixes, least recently used dropped first.
 
     Bounded in cached tokens, not entries, because memory is per token. A new prefix is
     continued from the longest stored prefix of it, so the template part computed in one
     call serves every later call that uses the same template.
+
+    A prefix's KV must not depend on what the store held: a resumed run starts with an empty
+    store, and in bfloat16 a prefix computed in one piece and one continued from a shorter
+    stored prefix differ enough to change greedy outputs. So every prefix is computed the
+    same way, block by block at fixed offsets (BLOCK), and continued only from a stored
+    block boundary; the result is the same tensors whatever was stored before.
     """
 
     def __init__(self, max_tokens: int = 4096):
@@ -91,24 +100,25 @@ class PrefixStore:
     def kv(self, model, prefix: tuple, keep: bool = True) -> list[tuple]:
         """Per-layer (keys, values), each [1, kv_heads, len(prefix), head_dim]. keep=False for a
         prefix no other prompt shares: it is used once and must not evict a template's prefix."""
-        import torch
-
-        base = max((k for k in self._entries if len(k) <= len(prefix) and prefix[:len(k)] == k),
-                   key=len, default=())
-        if base == prefix:
-            self._entries.move_to_end(base)
+        if prefix in self._entries:
+            self._entries.move_to_end(prefix)
             self.hits += len(prefix)
-            return self._entries[base]
-        past = None
+            return self._entries[prefix]
+        aligned = len(prefix) // BLOCK * BLOCK
+        base = max((k for k in self._entries if len(k) % BLOCK == 0 and len(k) <= aligned and prefix[:len(k)] == k),
+                   key=len, default=())
+        layers = None
         if base:
             self._entries.move_to_end(base)
             self.hits += len(base)
-            past = as_cache(model, self._entries[base])
-        rest = torch.tensor([list(prefix[len(base):])], device=model.device)
-        positions = torch.arange(len(base), len(prefix), device=model.device)[None]
-        with torch.inference_mode():
-            out = model(input_ids=rest, position_ids=positions, past_key_values=past, use_cache=True)
-        layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+            layers = self._entries[base]
+        pos = len(base)
+        while pos < len(prefix):
+            end = min(pos + BLOCK, len(prefix))
+            layers = _extend(model, layers, prefix[pos:end], pos)
+            pos = end
+            if keep and pos == aligned and aligned > len(base) and aligned < len(prefix):
+                self._entries[prefix[:aligned]] = layers  # the boundary later prefixes continue from
         if keep:
             self._entries[prefix] = layers
             self._evict()
@@ -117,6 +127,18 @@ class PrefixStore:
     def _evict(self) -> None:
         while len(self._entries) > 1 and sum(len(k) for k in self._entries) > self.max_tokens:
             self._entries.popitem(last=False)
+
+
+def _extend(model, layers: list[tuple] | None, tokens: tuple, start: int) -> list[tuple]:
+    """The KV of `layers` followed by `tokens` at positions start.. (batch 1)."""
+    import torch
+
+    past = as_cache(model, layers) if layers else None
+    ids = torch.tensor([list(tokens)], device=model.device)
+    positions = torch.arange(start, start + len(tokens), device=model.device)[None]
+    with torch.inference_mode():
+        out = model(input_ids=ids, position_ids=positions, past_key_values=past, use_cache=True)
+    return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
 
 
 def as_cache(model, layers: list[tuple]):
