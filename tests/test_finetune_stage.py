@@ -126,6 +126,4 @@ def test_a_tiny_training_saves_small_and_loads_back_and_generates(tmp_path, meth
 
 
 def torch_equal(a, b) -> bool:
-    import torch
-
     return torch.equal(a.float().cpu(), b.float().cpu())

@@ -7,7 +7,7 @@ Placement (load_kwargs): on a GPU, `device_map="auto"` and the checkpoint's dtyp
 float32, or bfloat16 when asked (run.dtype), which is faster on CPUs with AMX/AVX512-BF16 but
 changes some greedy outputs, so it is part of the model id (and of the cache key).
 A folder holding a LoRA adapter (adapter_config.json, as 06_finetune saves it) loads as its
-base model with the adapter merged in.
+base model with the adapter merged in (beside it, unmerged, on a 16-bit base: weights.load_model).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Model weights on disk: the embedded SmolLM2 (dequantised from GGUF once), where a model is
-placed (GPU or CPU, which dtype), and LoRA adapter folders loaded as their merged model."""
+placed (GPU or CPU, which dtype), and LoRA adapter folders loaded onto their base model."""
 
 from __future__ import annotations
 
