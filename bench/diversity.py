@@ -8,7 +8,7 @@ group) and of the exact within/across-lineage scan at --scale-n random vectors.
 
 Nearest-neighbour pass at large n. Data: N random unit vectors of dim 384 (float32, seed 0),
 the worst case for any approximate index (no clusters to exploit). Three measurements:
-  seconds  the full pass with the large-n method (workbench.diversity.neighbour_scan with
+  seconds  the full pass with the large-n method (workbench.stages.diversity.neighbour_scan with
            method="blocked"): every vector's top-1 neighbour other than itself
   peak     ru_maxrss of the whole process (data, index, torch, everything), in GiB
   recall   recall@1 on the first 20_000 vectors: exact faiss IndexFlatIP vs the same
@@ -50,11 +50,16 @@ def peak_gib() -> float:
 
 def equal_n_on_seeds(repeats: int) -> None:
     """Same distribution at 16 and 64: raw numbers differ, equal-n intervals should overlap."""
+    from workbench.core.io import read_jsonl
+    from workbench.core.records import full_text
     from workbench.data import data_path
-    from workbench.diversity import diversity_claim, equal_n_compare, kmeans_labels, vendi_score
-    from workbench.diversity.embed import EmbedModelError, embed_texts
-    from workbench.io import read_jsonl
-    from workbench.records import full_text
+    from workbench.stages.diversity import (
+        diversity_claim,
+        equal_n_compare,
+        kmeans_labels,
+        vendi_score,
+    )
+    from workbench.stages.diversity.embed import EmbedModelError, embed_texts
 
     texts = [full_text(r) for r in read_jsonl(data_path("bundled", "seeds.jsonl"))]
     try:
@@ -80,7 +85,7 @@ def equal_n_on_seeds(repeats: int) -> None:
 
 def scale_costs(n: int, dim: int, repeats: int) -> None:
     """Seconds for the equal-n comparison and the exact lineage scan on n random vectors."""
-    from workbench.diversity import equal_n_compare, lineage_distances
+    from workbench.stages.diversity import equal_n_compare, lineage_distances
 
     x = unit_vectors(n, dim, seed=1)
     rounds = np.arange(n) % 5  # 1/5 seeds (round 0), 4/5 evolved over rounds 1-4
@@ -114,7 +119,7 @@ def main() -> None:
     import faiss
     import torch
 
-    from workbench.diversity import cpu_has_bf16, neighbour_scan
+    from workbench.stages.diversity import cpu_has_bf16, neighbour_scan
 
     x = unit_vectors(args.n, args.dim)
     print(f"data: n={args.n} dim={args.dim} float32 random unit vectors, seed 0; "

@@ -23,12 +23,12 @@ import time
 
 import torch
 
-from workbench import evolve
-from workbench.evolve_stage import Config
 from workbench.llm import GenParams
 from workbench.llm.hf import EMBEDDED_ID, HFBackend, embedded_model_dir
 from workbench.llm.prefix_cache import PrefixStore
-from workbench.seeds import load_seeds
+from workbench.stages.evolve import loop as evolve
+from workbench.stages.evolve.stage import Config
+from workbench.stages.seed.loaders import load_seeds
 
 
 def evolution_prompts(n: int, offset: int = 0) -> tuple[list[list[dict]], list[str]]:

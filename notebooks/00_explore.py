@@ -30,7 +30,7 @@ statuses = ["kept", "eliminated", "failed"]  # statuses ticked at start, from ke
 ops = []  # operations ticked at start; empty means every operation in the run
 
 # %%
-from workbench import explore as E
+from workbench.explore import explore as E
 
 ui = E.browser(run_dir, E.Config.from_namespace(globals()))
 ui.show()

@@ -45,9 +45,9 @@ license = ""  # license of the seed set for dataset cards; empty: Apache-2.0 for
 # %%
 import plotly.express as px
 
-from workbench import plots
-from workbench.seed_stage import Config, run
-from workbench.stage import open_stage
+from workbench.core import plots
+from workbench.stages.base import open_stage
+from workbench.stages.seed.stage import Config, run
 
 st = open_stage(run_dir, "01_seed")
 res = run(st, Config.from_namespace(globals()))

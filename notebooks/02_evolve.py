@@ -48,9 +48,9 @@ max_instruction_chars = 2000  # the too_long rule eliminates evolved instruction
 max_failure_rate = 0.2  # fail the stage when more than this share of model calls failed [0..1]
 
 # %%
-from workbench import plots
-from workbench.evolve_stage import Config, run
-from workbench.stage import open_stage
+from workbench.core import plots
+from workbench.stages.base import open_stage
+from workbench.stages.evolve.stage import Config, run
 
 st = open_stage(run_dir, "02_evolve")
 res = run(st, Config.from_namespace(globals()))

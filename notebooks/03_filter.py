@@ -32,9 +32,9 @@ decontam_ngram = 8  # n of the word n-grams the contaminated rule compares [>0]
 eval_set = "bundled"  # eval set for decontamination: "bundled" or a .jsonl path with an instruction field
 
 # %%
-from workbench import plots
-from workbench.filter_stage import Config, run
-from workbench.stage import open_stage
+from workbench.core import plots
+from workbench.stages.base import open_stage
+from workbench.stages.filter.stage import Config, run
 
 st = open_stage(run_dir, "03_filter")
 res = run(st, Config.from_namespace(globals()))

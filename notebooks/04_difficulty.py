@@ -40,9 +40,9 @@ labelled_id_field = "id"  # labelled-set field holding the file's own id; withou
 validation_limit = 0  # score this many labelled items, spread over the labels; 0 means all [min 0]
 
 # %%
-from workbench import plots
-from workbench.difficulty_stage import Config, figure_title, run
-from workbench.stage import open_stage
+from workbench.core import plots
+from workbench.stages.base import open_stage
+from workbench.stages.difficulty.stage import Config, figure_title, run
 
 st = open_stage(run_dir, "04_difficulty")
 res = run(st, Config.from_namespace(globals()))

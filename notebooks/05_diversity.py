@@ -53,10 +53,10 @@ scatter_points = 5000  # most rows drawn in the scatter plot, a fixed-seed sampl
 hist_bins = 30  # bins of the nearest-neighbour distance histogram [>0]
 
 # %%
-from workbench import plots
-from workbench.diversity import plots as DP
-from workbench.diversity.stage import Config, run
-from workbench.stage import open_stage
+from workbench.core import plots
+from workbench.stages.base import open_stage
+from workbench.stages.diversity import plots as DP
+from workbench.stages.diversity.stage import Config, run
 
 st = open_stage(run_dir, "05_diversity")
 res = run(st, Config.from_namespace(globals()))

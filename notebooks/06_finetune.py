@@ -40,9 +40,9 @@ bf16 = False  # mixed precision: matrix products in bfloat16 (autocast), weights
 save_as = "auto"  # how each tuned model is saved: the LoRA adapter alone (MBs), the whole model in bfloat16 (half size; rounding can undo small updates) or float32 (as trained); auto: adapter for lora, float32 for full {auto|adapter|bfloat16|float32}
 
 # %%
-from workbench import plots
-from workbench.finetune_stage import Config, loss_figure, run
-from workbench.stage import open_stage
+from workbench.core import plots
+from workbench.stages.base import open_stage
+from workbench.stages.finetune.stage import Config, loss_figure, run
 
 st = open_stage(run_dir, "06_finetune")
 res = run(st, Config.from_namespace(globals()))

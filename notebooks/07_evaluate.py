@@ -42,9 +42,9 @@ single_scoring = True  # also score each answer alone on 1-10
 verifiable = True  # run the verifiable instruction checks on items that declare them
 
 # %%
-from workbench import plots
-from workbench.evaluate_stage import Config, figures, run
-from workbench.stage import open_stage
+from workbench.core import plots
+from workbench.stages.base import open_stage
+from workbench.stages.evaluate.stage import Config, figures, run
 
 st = open_stage(run_dir, "07_evaluate")
 res = run(st, Config.from_namespace(globals()))

@@ -30,7 +30,7 @@ latest = 4  # how many of the latest runs to compare when no sweep or list is gi
 outputs = ""  # outputs folder that sweep.json paths are relative to; empty means the project's outputs/
 
 # %%
-from workbench import compare as C
+from workbench.explore import compare as C
 
 runs = C.load(C.Config.from_namespace(globals()))  # prints what it compares, or why nothing
 runs.table()

@@ -2,9 +2,9 @@
 
 import yaml
 
-from workbench.io import write_json, write_jsonl
-from workbench.run_folder import FILES
-from workbench.stage import Stage
+from workbench.core.io import write_json, write_jsonl
+from workbench.core.run_folder import FILES
+from workbench.stages.base import Stage
 
 
 def make_stage(tmp_path, stage: str, files: dict | None = None, limit: int = 0, stats: dict | None = None) -> Stage:

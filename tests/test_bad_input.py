@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench import evolve as EV
-from workbench.io import BadLineError
-from workbench.records import new_seed
-from workbench.seeds import SeedSourceError, load_seeds
+from workbench.core.io import BadLineError
+from workbench.core.records import new_seed
+from workbench.stages.evolve import loop as EV
+from workbench.stages.seed.loaders import SeedSourceError, load_seeds
 
 BAD = Path(__file__).parent / "data" / "bad"
 

@@ -1,5 +1,5 @@
-from workbench.card import validity_section
-from workbench.io import write_json
+from workbench.core.io import write_json
+from workbench.export.card import validity_section
 
 
 def test_card_states_unchecked_share_judge_verdict_and_claims(tmp_path):

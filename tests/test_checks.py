@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 import workbench
-from workbench.checks import (
+from workbench.core.io import read_jsonl
+from workbench.stages.evaluate.checks import (
     CHECKERS,
     WORKBENCH_TYPES,
     accuracy,
@@ -13,7 +14,6 @@ from workbench.checks import (
     loose_variants,
     validate_specs,
 )
-from workbench.io import read_jsonl
 
 EVAL_FILE = Path(workbench.__file__).parent / "data" / "eval.jsonl"
 SECTIONS = "SECTION 1\nfor\nSECTION 2\nagainst\nSECTION 3\nverdict"

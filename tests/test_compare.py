@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import compare as C
-from workbench.io import write_json
+from workbench.core.io import write_json
+from workbench.explore import compare as C
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -65,7 +65,7 @@ def test_compare_notebook_runs_headless(tmp_path):
 
 
 def test_compare_finds_runs_from_the_project_wherever_the_kernel_starts(tmp_path, monkeypatch):
-    from workbench.run_folder import OUTPUTS, runs
+    from workbench.core.run_folder import OUTPUTS, runs
 
     monkeypatch.chdir(tmp_path)  # JupyterLab starts kernels in the notebook's folder, not the project's
     dirs, where = C.run_dirs_of(C.Config())

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import params as P
-from workbench.nbparams import read_params
+from workbench.pipeline import params as P
+from workbench.pipeline.nbparams import read_params
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
@@ -28,7 +28,7 @@ def test_notebook_has_one_parameters_cell_with_run_dir(nb):
 @pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
 def test_every_params_file_validates(path):
     if path.parent.name == "sweeps":
-        from workbench.sweep import expand
+        from workbench.pipeline.sweep import expand
 
         combos = expand(path).combinations  # every combination validated
         assert len(combos) >= 2 and all(set(c.params) >= {"run", "seed"} for c in combos)

@@ -5,9 +5,9 @@ import json
 import pytest
 from test_export import make_run  # the same small run folder the export tests use
 
-from workbench import curation as C
-from workbench.export import export
-from workbench.io import BadLineError, read_jsonl
+from workbench.core.io import BadLineError, read_jsonl
+from workbench.explore import curation as C
+from workbench.export.run_export import export
 
 
 def test_marks_append_and_the_last_one_per_id_wins(tmp_path):
@@ -67,7 +67,7 @@ def test_export_without_marks_is_unchanged(tmp_path):
 
 
 def test_explorer_marks_a_record_and_a_fresh_browser_shows_it(tmp_path):
-    from workbench.explore import browser, tree_html
+    from workbench.explore.explore import browser, tree_html
 
     run = make_run(tmp_path)
     records = read_jsonl(run / "02_evolve" / "records.jsonl")

@@ -3,12 +3,12 @@ import math
 import pytest
 from conftest import FakeBackend
 
-from workbench import difficulty as D
-from workbench import stats as S
-from workbench.ifd import assistant_header, ifd_scores
+from workbench.core import stats as S
+from workbench.core.rating import RATINGS, expected_rating, parse_rating
+from workbench.core.records import new_seed
 from workbench.llm import Generator
-from workbench.rating import RATINGS, expected_rating, parse_rating
-from workbench.records import new_seed
+from workbench.stages.difficulty import judge as D
+from workbench.stages.difficulty.ifd import assistant_header, ifd_scores
 
 
 @pytest.mark.parametrize("text,rating", [

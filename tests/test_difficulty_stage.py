@@ -7,12 +7,12 @@ import pytest
 import yaml
 from conftest import FakeBackend
 
-from workbench.difficulty_stage import Config, run
-from workbench.io import read_json, read_jsonl, write_jsonl
+from workbench.core.io import read_json, read_jsonl, write_jsonl
+from workbench.core.records import new_evolution, new_seed
 from workbench.llm import Generator
 from workbench.llm.cache import ResponseCache
-from workbench.records import new_evolution, new_seed
-from workbench.stage import Stage
+from workbench.stages.base import Stage
+from workbench.stages.difficulty.stage import Config, run
 
 
 class LossBackend(FakeBackend):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.io import read_json
+from workbench.core.io import read_json
 from workbench.llm.cache import ResponseCache
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""workbench.diversity: metrics, k-means, neighbours and near duplicates, groups, embedding cache.
+"""workbench.stages.diversity: metrics, k-means, neighbours and near duplicates, groups, embedding cache.
 
 Equal-n comparison, selection and the stage itself have their own files (test_diversity_*.py)."""
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from diversity_fixtures import clustered, hashing_embedder, random_unit, unit
 
-from workbench import diversity as DV
-from workbench.diversity.embed import EmbedModelError, cached_embeddings, model_path
-from workbench.diversity.plots import binned_by_group
-from workbench.records import full_text as record_text
+from workbench.core.records import full_text as record_text
+from workbench.stages import diversity as DV
+from workbench.stages.diversity.embed import EmbedModelError, cached_embeddings, model_path
+from workbench.stages.diversity.plots import binned_by_group
 
 # ----------------------------------------------------------------- metrics
 
@@ -170,7 +170,7 @@ def test_missing_model_folder_says_what_to_pass(tmp_path):
 
 @pytest.mark.slow
 def test_real_minilm_embeds_paraphrases_closer_than_an_unrelated_sentence():
-    from workbench.diversity.embed import embed_texts
+    from workbench.stages.diversity.embed import embed_texts
 
     emb = embed_texts(["How do I bake bread at home?", "What is a simple way to make bread in my kitchen?",
                        "The stock market fell sharply on Tuesday."])

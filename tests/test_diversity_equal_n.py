@@ -1,11 +1,11 @@
-"""workbench.diversity.equal_n: groups compared at equal n, with intervals, and the claim."""
+"""workbench.stages.diversity.equal_n: groups compared at equal n, with intervals, and the claim."""
 
 import numpy as np
 import pytest
 from diversity_fixtures import random_unit, unit
 
-from workbench.diversity import diversity_claim, equal_n_compare, kmeans_labels, vendi_score
-from workbench.diversity.equal_n import MIN_CLAIM_N, group_rng
+from workbench.stages.diversity import diversity_claim, equal_n_compare, kmeans_labels, vendi_score
+from workbench.stages.diversity.equal_n import MIN_CLAIM_N, group_rng
 
 
 def overlap(a, b):

@@ -1,14 +1,14 @@
-"""workbench.diversity.selection: Deita selection, complexity x quality, the quality judge."""
+"""workbench.stages.diversity.selection: Deita selection, complexity x quality, the quality judge."""
 
 import numpy as np
 import pytest
 from conftest import FakeBackend
 from diversity_fixtures import clustered, unit
 
-from workbench import diversity as DV
-from workbench.diversity.selection import conversation_text, quality_scores, selection_scores
+from workbench.core.records import new_seed
 from workbench.llm import Generator
-from workbench.records import new_seed
+from workbench.stages import diversity as DV
+from workbench.stages.diversity.selection import conversation_text, quality_scores, selection_scores
 
 
 def naive_deita(ids, x, scores, tau, budget):

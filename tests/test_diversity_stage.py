@@ -1,4 +1,4 @@
-"""workbench.diversity.stage and config: the 05_diversity stage on a run folder built here."""
+"""workbench.stages.diversity.stage and config: the 05_diversity stage on a run folder built here."""
 
 import json
 
@@ -8,14 +8,14 @@ import yaml
 from conftest import FakeBackend
 from diversity_fixtures import hashing_embedder
 
-from workbench.diversity import plots as DP
-from workbench.diversity.config import Config, check_config
-from workbench.diversity.stage import run
-from workbench.io import read_jsonl, write_jsonl
+from workbench.core.io import read_jsonl, write_jsonl
+from workbench.core.records import new_evolution, new_seed
 from workbench.llm import Generator
-from workbench.nbparams import read_params
-from workbench.records import new_evolution, new_seed
-from workbench.stage import Stage
+from workbench.pipeline.nbparams import read_params
+from workbench.stages.base import Stage
+from workbench.stages.diversity import plots as DP
+from workbench.stages.diversity.config import Config, check_config
+from workbench.stages.diversity.stage import run
 
 NOTEBOOK = __import__("pathlib").Path(__file__).resolve().parent.parent / "notebooks" / "05_diversity.py"
 TOPICS = ["river", "bread", "planet", "violin", "tax", "sorting", "poem", "virus", "bridge", "chess"]

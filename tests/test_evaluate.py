@@ -1,10 +1,10 @@
 import pytest
 from conftest import FakeBackend
 
-from workbench import evaluate as EV
-from workbench import finetune as FT
+from workbench.core.records import new_evolution, new_seed
 from workbench.llm import Generator
-from workbench.records import new_evolution, new_seed
+from workbench.stages.evaluate import pairwise as EV
+from workbench.stages.finetune import train as FT
 
 
 @pytest.mark.parametrize("o1,o2,outcome", [

@@ -1,7 +1,7 @@
 from conftest import FakeBackend
 
-from workbench import evaluate_stage as ES
 from workbench.llm import Generator
+from workbench.stages.evaluate import stage as ES
 
 
 def test_failed_answers_are_errors_not_losses_and_the_claim_is_stated():
@@ -35,8 +35,8 @@ def test_no_items_is_a_plain_error():
 def test_run_on_a_run_folder_writes_results_and_samples_by_role(tmp_path):
     import yaml
 
-    from workbench.io import read_json, read_jsonl
-    from workbench.stage import Stage
+    from workbench.core.io import read_json, read_jsonl
+    from workbench.stages.base import Stage
 
     run_dir = tmp_path / "runs" / "20250101-000000_t_00000000"
     run_dir.mkdir(parents=True)

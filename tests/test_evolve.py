@@ -4,14 +4,14 @@ from collections import Counter
 import pytest
 from conftest import FakeBackend
 
-from workbench import eliminate as E
-from workbench import evolve as EV
-from workbench import evolve_stage as ES
-from workbench import rules as R
-from workbench import templates
+from workbench.core import rules as R
+from workbench.core import templates
+from workbench.core.records import OPS, new_seed, schema_errors
 from workbench.llm import Generator
 from workbench.llm.cache import ResponseCache
-from workbench.records import OPS, new_seed, schema_errors
+from workbench.stages.evolve import eliminate as E
+from workbench.stages.evolve import loop as EV
+from workbench.stages.evolve import stage as ES
 
 
 @pytest.mark.parametrize("text,verdict", [

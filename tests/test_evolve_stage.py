@@ -1,16 +1,16 @@
-"""workbench.evolve_stage: 02_evolve on a run folder with a scripted model."""
+"""workbench.stages.evolve.stage: 02_evolve on a run folder with a scripted model."""
 
 import pytest
 from conftest import FakeBackend
 from stage_fixtures import make_stage
 from test_evolve import scripted_model
 
-from workbench import evolve as EV
-from workbench import rules as R
-from workbench.evolve_stage import Config, check_config, dataset, evolve_stats, run
-from workbench.io import read_jsonl
+from workbench.core import rules as R
+from workbench.core.io import read_jsonl
+from workbench.core.records import new_seed
 from workbench.llm import Completion, Generator
-from workbench.records import new_seed
+from workbench.stages.evolve import loop as EV
+from workbench.stages.evolve.stage import Config, check_config, dataset, evolve_stats, run
 
 SEEDS = ["Name three rivers.", "LEAK this one.", "SORRY please.", "DEGEN text.", "UNCHANGED text.", "SAME thing."]
 
@@ -91,8 +91,8 @@ def test_rounds_go_in_slices_to_the_sink_and_give_the_same_records(tmp_path, mon
 
 
 def test_the_dataset_drawn_from_the_file_equals_the_one_drawn_in_memory(tmp_path):
-    from workbench.evolve_stage import write_dataset
-    from workbench.io import write_jsonl
+    from workbench.core.io import write_jsonl
+    from workbench.stages.evolve.stage import write_dataset
 
     records = [{"id": str(k), "status": ("kept", "eliminated", "failed")[k % 3], "response": "ответ" if k % 4 else "",
                 "round": k % 2} for k in range(200)]

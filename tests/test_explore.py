@@ -1,9 +1,10 @@
 import pytest
 from conftest import FakeBackend
 
-from workbench import evolve as EV
-from workbench.evolve_stage import Config as EvolveConfig
-from workbench.explore import (
+from workbench.core.io import write_json, write_jsonl
+from workbench.core.records import new_seed
+from workbench.core.run_folder import MissingInputError
+from workbench.explore.explore import (
     Config,
     browser,
     curation_counts,
@@ -14,11 +15,10 @@ from workbench.explore import (
     tree_html,
     word_diff_html,
 )
-from workbench.explore_ui import Explorer
-from workbench.io import write_json, write_jsonl
+from workbench.explore.widgets import Explorer
 from workbench.llm import Generator
-from workbench.records import new_seed
-from workbench.run_folder import MissingInputError
+from workbench.stages.evolve import loop as EV
+from workbench.stages.evolve.stage import Config as EvolveConfig
 
 
 def evolved_records():

@@ -7,9 +7,9 @@ so "save mark" silently did nothing; after a save it jumped to the seed while th
 
 from test_export import make_run  # the same small run folder the export and curation tests use
 
-from workbench import curation as C
-from workbench.explore import browser
-from workbench.io import read_jsonl
+from workbench.core.io import read_jsonl
+from workbench.explore import curation as C
+from workbench.explore.explore import browser
 
 
 def test_the_picker_shows_a_record_from_the_start_and_save_marks_it(tmp_path):

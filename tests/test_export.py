@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench.export import FILES, FORMATS, ExportError, export
-from workbench.export_formats import DATA_FILES
-from workbench.io import write_json, write_jsonl
-from workbench.records import new_evolution, new_seed
+from workbench.core.io import write_json, write_jsonl
+from workbench.core.records import new_evolution, new_seed
+from workbench.export.formats import DATA_FILES
+from workbench.export.run_export import FILES, FORMATS, ExportError, export
 
 REPO = Path(__file__).resolve().parent.parent
 TEACHER, ANSWERER = "hf:teacher/Big-7B-Instruct", "openai:answer-4o@http://localhost:8000/v1"

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from test_export import REPO, load_as_card_says, make_run
 
-from workbench.card_data import FALLBACK_LANGUAGE, languages, size_category
-from workbench.export import FILES, export
-from workbench.finetune import to_conversations
-from workbench.io import read_jsonl, write_jsonl
-from workbench.records import new_evolution, new_seed
+from workbench.core.io import read_jsonl, write_jsonl
+from workbench.core.records import new_evolution, new_seed
+from workbench.export.card_data import FALLBACK_LANGUAGE, languages, size_category
+from workbench.export.run_export import FILES, export
+from workbench.stages.finetune.train import to_conversations
 
 ZH = "请用三句话解释光合作用。"
 ZH_ANSWER = "光合作用是植物利用阳光把二氧化碳和水变成葡萄糖和氧气的过程。它发生在叶绿体中。这个过程为地球上的生命提供能量。"

@@ -6,14 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench import params
-from workbench.eval_sets import (
-    check_difficulty_config,
-    check_evaluate_config,
-    load_eval_items,
-    load_labelled,
-)
-from workbench.fields import (
+from workbench.core.fields import (
     MISSING,
     FieldError,
     LoadReport,
@@ -22,6 +15,10 @@ from workbench.fields import (
     paths_in,
     require_rows,
 )
+from workbench.core.stage_table import stage
+from workbench.pipeline import params
+from workbench.stages.difficulty.labelled import load_labelled
+from workbench.stages.evaluate.eval_sets import load_eval_items
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LABELLED = str(FIXTURES / "labelled.jsonl")
@@ -117,23 +114,23 @@ def test_zero_rows_stops_the_stage_with_the_reason():
     require_rows([1], "04_difficulty", "labelled rows")
 
 
-def _section(name: str, **over) -> dict:
-    values = {k: p.default for k, p in params.read_params(params.stage_notebooks()[name]).items()}
-    return {**values, **over}
+def _preflight(name: str, **over) -> list[str]:
+    """The section's Config with the notebook defaults and `over`, pre-flighted as params do."""
+    return stage(name).config_class()(**over).preflight()
 
 
 def test_preflight_catches_mapping_before_any_model_call():
-    assert check_difficulty_config(_section("difficulty")) == []
-    assert check_evaluate_config(_section("evaluate")) == []
-    errs = check_difficulty_config(_section("difficulty", labelled_set=LABELLED))
+    assert _preflight("difficulty") == []
+    assert _preflight("evaluate") == []
+    errs = _preflight("difficulty", labelled_set=LABELLED)
     assert len(errs) == 1 and "'instruction' is missing in every row" in errs[0] and "Instruction" in errs[0]
     own = {"labelled_instruction_field": "Instruction", "label_field": "Difficulty", "labelled_skill_field": "Skill",
            "labelled_id_field": "idx", "labelled_input_field": ""}
-    assert check_difficulty_config(_section("difficulty", labelled_set=LABELLED, **own)) == []
-    assert check_difficulty_config(_section("difficulty", labelled_set=LABELLED, validate=False)) == []
+    assert _preflight("difficulty", labelled_set=LABELLED, **own) == []
+    assert _preflight("difficulty", labelled_set=LABELLED, validate=False) == []
     ifeval = str(FIXTURES / "ifeval.jsonl")
-    assert "evaluate.instruction_field = 'instruction'" in check_evaluate_config(_section("evaluate", eval_set=ifeval))[0]
-    assert check_evaluate_config(_section("evaluate", eval_set=ifeval, instruction_field="prompt", id_field="key")) == []
+    assert "evaluate.instruction_field = 'instruction'" in _preflight("evaluate", eval_set=ifeval)[0]
+    assert _preflight("evaluate", eval_set=ifeval, instruction_field="prompt", id_field="key") == []
 
 
 def test_params_run_the_preflight(tmp_path):

@@ -1,12 +1,12 @@
-"""workbench.filter_stage: 03_filter on a run folder; rows in = kept + dropped per reason."""
+"""workbench.stages.filter.stage: 03_filter on a run folder; rows in = kept + dropped per reason."""
 
 import pytest
 from stage_fixtures import make_stage
 
-from workbench import rules as R
-from workbench.filter_stage import Config, by_op_round, run
-from workbench.io import read_jsonl
-from workbench.records import new_evolution, new_seed
+from workbench.core import rules as R
+from workbench.core.io import read_jsonl
+from workbench.core.records import new_evolution, new_seed
+from workbench.stages.filter.stage import Config, by_op_round, run
 
 ANSWER = "A sensible answer here."
 

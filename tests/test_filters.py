@@ -1,6 +1,6 @@
-from workbench.filter_stage import Config, filter_stats
-from workbench.filters import MinHashLSH, filter_dataset, jaccard, shingles
-from workbench.records import new_evolution, new_seed
+from workbench.core.records import new_evolution, new_seed
+from workbench.stages.filter.filters import MinHashLSH, filter_dataset, jaccard, shingles
+from workbench.stages.filter.stage import Config, filter_stats
 
 
 def rec(text, response="A sensible answer here.", round_=0, parent=None):

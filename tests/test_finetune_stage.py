@@ -6,12 +6,12 @@ import pytest
 import torch
 import yaml
 
-from workbench import finetune as FT
-from workbench.evaluate_stage import resolve_candidates
-from workbench.finetune_stage import Config, folder_megabytes, loss_figure
-from workbench.io import write_json
-from workbench.records import new_seed
-from workbench.run_folder import MissingInputError, RunFolder
+from workbench.core.io import write_json
+from workbench.core.records import new_seed
+from workbench.core.run_folder import MissingInputError, RunFolder
+from workbench.stages.evaluate.stage import resolve_candidates
+from workbench.stages.finetune import train as FT
+from workbench.stages.finetune.stage import Config, folder_megabytes, loss_figure
 
 
 def test_save_as_auto_is_the_adapter_for_lora_and_exact_weights_for_full():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import ifeval as IF
-from workbench.checks import (
+from workbench.stages.evaluate import ifeval as IF
+from workbench.stages.evaluate.checks import (
     CHECKERS,
     accuracy,
     check,
@@ -16,7 +16,7 @@ from workbench.checks import (
     from_ifeval,
     loose_variants,
 )
-from workbench.eval_sets import load_eval_items
+from workbench.stages.evaluate.eval_sets import load_eval_items
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LESS, AT_LEAST = "less than", "at least"

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from workbench.io import BadLineError, atomic_write_text, read_jsonl, write_jsonl
+from workbench.core.io import BadLineError, atomic_write_text, read_jsonl, write_jsonl
 
 
 def test_jsonl_round_trip_keeps_unicode(tmp_path):
@@ -46,7 +46,7 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
 
 
 def test_jsonl_writer_replaces_the_file_only_when_the_block_succeeds(tmp_path):
-    from workbench.io import JsonlWriter, read_jsonl, write_jsonl
+    from workbench.core.io import JsonlWriter, read_jsonl, write_jsonl
 
     path = tmp_path / "records.jsonl"
     write_jsonl(path, [{"id": "old"}])

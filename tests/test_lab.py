@@ -105,7 +105,7 @@ def test_lab_serves_notebooks_run_folders_and_the_default_viewer(executed_run):
 
 
 def test_default_viewer_setting_merges_and_keeps_existing_choices(tmp_path):
-    from workbench.lab import DOCMANAGER, overrides_path, set_default_viewers
+    from workbench.pipeline.lab import DOCMANAGER, overrides_path, set_default_viewers
 
     path = overrides_path(tmp_path)
     path.parent.mkdir(parents=True)

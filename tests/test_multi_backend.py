@@ -15,7 +15,7 @@ from workbench.llm.generator import Generator
 from workbench.llm.multi import ServerPool, split_urls
 from workbench.llm.registry import load_backend, parse_model_string
 
-RUN = {"max_concurrency": 4, "max_retries": 2, "request_timeout": 5.0}
+RUN = {"max_concurrency": 4, "max_retries": 2, "request_timeout": 5.0, "cache": True}
 
 
 def _prompts(n):
@@ -32,7 +32,7 @@ def test_url_list_is_checked():
 
 def test_requests_are_spread_over_every_server_and_come_back_in_order(tmp_path):
     with StubServer() as a, StubServer() as b:
-        gen = get_generator(f"openai:m@{a.url},{b.url}", RUN, tmp_path)
+        gen = get_generator(f"openai:m@{a.url},{b.url}", RUN, tmp_path / "responses.sqlite")
         outs = gen.generate(_prompts(40), GenParams(max_new_tokens=8))
         assert [c.text for c in outs] == [obliging_reply(f"question {i}") for i in range(40)]
         assert len(a.requests) + len(b.requests) == 40
@@ -50,7 +50,7 @@ def test_one_url_keeps_the_single_server_model_id():
 
 def test_a_failing_server_fails_its_items_with_a_reason_and_loses_none(tmp_path):
     with StubServer() as good, StubServer(fail_every=1, fail_status=400) as bad:
-        gen = get_generator(f"openai:m@{good.url},{bad.url}", RUN, tmp_path)
+        gen = get_generator(f"openai:m@{good.url},{bad.url}", RUN, tmp_path / "responses.sqlite")
         outs = gen.generate(_prompts(20), GenParams(max_new_tokens=8))
         assert len(outs) == 20 and all(c is not None for c in outs)
         failed = [c for c in outs if not c.ok]

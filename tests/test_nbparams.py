@@ -1,6 +1,6 @@
 import pytest
 
-from workbench.nbparams import NotebookParamsError, parse_params_source, read_params
+from workbench.pipeline.nbparams import NotebookParamsError, parse_params_source, read_params
 
 CELL = '''rounds = 4  # evolution rounds [min 0]
 temperature = 0.7  # sampling temperature [0..2]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbench import params as P
+from workbench.pipeline import params as P
 
 REPO = Path(__file__).resolve().parent.parent
 

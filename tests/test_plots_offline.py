@@ -5,7 +5,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from workbench import plots
+from workbench.core import plots
 
 
 def script_sources(html: str) -> list[str]:

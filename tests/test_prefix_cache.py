@@ -131,7 +131,7 @@ def test_store_is_bounded_in_tokens(tiny_model):
 
 @pytest.mark.slow
 def test_embedded_model_greedy_outputs_identical_to_plain_path():
-    from workbench import templates
+    from workbench.core import templates
     from workbench.llm import GenParams
     from workbench.llm.hf import EMBEDDED_ID, HFBackend, embedded_model_dir
 
@@ -155,7 +155,7 @@ def test_embedded_model_greedy_outputs_identical_to_plain_path():
 
 @pytest.mark.slow
 def test_embedded_model_choice_probs_match_the_plain_path():
-    from workbench import templates
+    from workbench.core import templates
     from workbench.llm.hf import EMBEDDED_ID, HFBackend, embedded_model_dir
 
     pairs = [("Name three rivers.", "Name three rivers in Europe, longest first."),

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from workbench import progress
+from workbench.core import progress
 from workbench.llm import GenParams
 from workbench.llm.cache import ResponseCache
 from workbench.llm.generator import Generator
@@ -114,7 +114,7 @@ def test_kernel_runs_without_the_unencrypted_tcp_warning(tmp_path):
     nbformat.write(nb, src)
     import subprocess
 
-    code = ("import papermill as pm; from workbench.progress import kernel_options; "
+    code = ("import papermill as pm; from workbench.core.progress import kernel_options; "
             f"pm.execute_notebook({str(src)!r}, {str(tmp_path / 'o.ipynb')!r}, kernel_name='python3', "
             "progress_bar=False, **kernel_options())")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

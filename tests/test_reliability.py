@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openai_stub import StubServer
 
-from workbench.io import read_json, read_jsonl
+from workbench.core.io import read_json, read_jsonl
 from workbench.llm import GenParams
 from workbench.llm.openai_backend import OpenAIBackend
 
@@ -196,9 +196,9 @@ def test_choice_probs_are_of_the_whole_reply(positions, finish, expect):
 
 
 def test_a_split_ten_rates_near_ten_through_the_difficulty_judge(tmp_path):
+    from workbench.core.rating import rate
     from workbench.llm.cache import ResponseCache
     from workbench.llm.generator import Generator
-    from workbench.rating import rate
 
     positions = [("1", .9, [("1", .9), ("9", .1)]), ("0", .99, [("0", .99)])]
     with StubServer(logprobs=_logprobs(positions)) as server:

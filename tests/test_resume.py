@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.io import read_json
+from workbench.core.io import read_json
 
 REPO = Path(__file__).resolve().parent.parent
 GREEDY = ["--set", "evolve.temperature=0", "--set", "evolve.max_new_tokens=32",

@@ -1,4 +1,4 @@
-"""workbench.rules: one registry, one reason vocabulary, `rules:` lists checked before any work."""
+"""workbench.core.rules: one registry, one reason vocabulary, `rules:` lists checked before any work."""
 
 import inspect
 import re
@@ -7,17 +7,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from workbench import eliminate as E
-from workbench import evolve as EV
-from workbench import fields, templates
-from workbench import params as P
-from workbench import rules as R
-from workbench.evolve_stage import Config as EvolveConfig
-from workbench.filter_stage import Config as FilterConfig
-from workbench.filters import FilterState
-from workbench.records import OPS, new_evolution, new_seed
-from workbench.seed_stage import Config as SeedConfig
-from workbench.seeds import SeedChecks
+from workbench.core import fields, templates
+from workbench.core import rules as R
+from workbench.core.records import OPS, new_evolution, new_seed
+from workbench.pipeline import params as P
+from workbench.stages.evolve import eliminate as E
+from workbench.stages.evolve import loop as EV
+from workbench.stages.evolve.stage import Config as EvolveConfig
+from workbench.stages.filter.filters import FilterState
+from workbench.stages.filter.stage import Config as FilterConfig
+from workbench.stages.seed.loaders import SeedChecks
+from workbench.stages.seed.stage import Config as SeedConfig
 
 WORKBENCH = Path(__file__).resolve().parent.parent / "workbench"
 CONFIGS = {"seed": SeedConfig, "evolve": EvolveConfig, "filter": FilterConfig}

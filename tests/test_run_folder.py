@@ -5,9 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from workbench import run_folder as RF
-from workbench.io import write_json, write_jsonl
-from workbench.run_folder import FILES, MissingInputError, RunFolder, latest_run, runs, stage_of
+from workbench.core import run_folder as RF
+from workbench.core.io import write_json, write_jsonl
+from workbench.core.run_folder import (
+    FILES,
+    MissingInputError,
+    RunFolder,
+    latest_run,
+    runs,
+    stage_of,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -86,7 +93,7 @@ def test_no_module_but_run_folder_spells_a_run_file_name():
     pattern = r'"stats.json"\|records.jsonl\|dataset.jsonl\|manifest.json'
     hits = subprocess.run(["grep", "-rn", pattern, "workbench", "notebooks"],
                           capture_output=True, text=True, cwd=REPO).stdout.splitlines()
-    code = [h for h in hits if not h.startswith("workbench/run_folder.py") and not _in_docstring(h)]
+    code = [h for h in hits if not h.startswith("workbench/core/run_folder.py") and not _in_docstring(h)]
     assert code == []
 
 

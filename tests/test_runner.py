@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from workbench.io import read_json
+from workbench.core.io import read_json
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,7 @@ def test_validate_command(tmp_path):
 
 
 def test_capped_takes_rows_from_every_group(tmp_path):
-    from workbench.stage import Stage
+    from workbench.stages.base import Stage
 
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"run": {"limit": 4, "model": "embedded"}}))
     st = Stage(tmp_path, "04_difficulty")
@@ -102,7 +102,7 @@ def test_a_run_folder_in_use_is_refused_naming_its_holder(tmp_path):
     import os
     import socket
 
-    from workbench.runlock import RunLock
+    from workbench.pipeline.lock import RunLock
 
     out = tmp_path / "out"
     assert workbench("run", "params/smoke.yaml", "--stages", "01_seed", "--outputs", str(out)).returncode == 0
@@ -120,7 +120,7 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeyp
     from datetime import datetime
     from pathlib import Path as P
 
-    from workbench import runner
+    from workbench.pipeline import runner
 
     class Frozen(datetime):
         @classmethod
@@ -174,7 +174,7 @@ def _alive(pid: int) -> bool:
 def test_files_honour_the_umask(tmp_path):
     import os
 
-    from workbench.io import write_json
+    from workbench.core.io import write_json
 
     old = os.umask(0o027)
     try:

@@ -1,11 +1,11 @@
-"""workbench.seed_stage: 01_seed on a run folder; every row in is kept or dropped by a named rule."""
+"""workbench.stages.seed.stage: 01_seed on a run folder; every row in is kept or dropped by a named rule."""
 
 import pytest
 from stage_fixtures import make_stage
 
-from workbench import rules as R
-from workbench.io import read_jsonl
-from workbench.seed_stage import Config, check_config, run
+from workbench.core import rules as R
+from workbench.core.io import read_jsonl
+from workbench.stages.seed.stage import Config, check_config, run
 
 ROWS = [
     {"instruction": "Name three rivers.", "skill": "geography"},

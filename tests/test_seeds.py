@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench.fields import FieldError
-from workbench.io import BadLineError
-from workbench.records import schema_errors
-from workbench.seeds import (
+from workbench.core.fields import FieldError
+from workbench.core.io import BadLineError
+from workbench.core.records import schema_errors
+from workbench.stages.seed.loaders import (
     FieldMap,
     SeedSourceError,
     bundled_seeds_path,
@@ -185,7 +185,7 @@ def test_provenance_is_unknown_for_any_source_but_the_bundled_one():
 
 
 def test_card_states_unknown_provenance_with_a_warning_for_foreign_seeds():
-    from workbench.card import NOT_RECORDED, seed_provenance
+    from workbench.export.card import NOT_RECORDED, seed_provenance
 
     name, lic, warning = seed_provenance({"source": "data/mine.jsonl", "source_name": "", "license": ""}, {})
     assert (name, lic) == ("unknown", "unknown") and "data/mine.jsonl" in warning

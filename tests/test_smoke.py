@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.io import read_json, read_jsonl
-from workbench.records import schema_errors
-from workbench.runner import stage_order
+from workbench.core.io import read_json, read_jsonl
+from workbench.core.records import schema_errors
+from workbench.pipeline.runner import stage_order
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def test_seed_records_follow_schema(smoke_run):
 
 @pytest.mark.slow
 def test_evolve_records_have_lineage_every_op_and_reasons(smoke_run):
-    from workbench.records import OPS
+    from workbench.core.records import OPS
 
     records = read_jsonl(smoke_run / "02_evolve" / "records.jsonl")
     evolved = [r for r in records if r["round"] > 0]
@@ -64,9 +64,9 @@ def test_evolve_records_have_lineage_every_op_and_reasons(smoke_run):
     dataset = read_jsonl(smoke_run / "02_evolve" / "dataset.jsonl")
     assert all(r["status"] == "kept" and r["response"] for r in dataset)
     # no kept evolution holds template wording its parent did not have
-    from workbench import eliminate as E
-    from workbench import templates
-    from workbench.records import full_text
+    from workbench.core import templates
+    from workbench.core.records import full_text
+    from workbench.stages.evolve import eliminate as E
 
     vocab = templates.leak_vocabulary(tuple(sorted({r["op"] for r in evolved})), E.STOP_WORDS)
     by_id = {r["id"]: r for r in read_jsonl(smoke_run / "02_evolve" / "records.jsonl")}

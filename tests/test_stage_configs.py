@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.config import STAGE_CONFIGS, StageConfig, config_class
-from workbench.nbparams import read_params
+from workbench.core.config import STAGE_CONFIGS, StageConfig, config_class
+from workbench.pipeline.nbparams import read_params
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

@@ -5,7 +5,7 @@ import base64
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from workbench import plots, static_figures
+from workbench.core import plots, static_figures
 
 
 def _fig():

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbench import params as P
-from workbench import sweep as SW
-from workbench.io import read_json, read_jsonl
+from workbench.core.io import read_json, read_jsonl
+from workbench.pipeline import params as P
+from workbench.pipeline import sweep as SW
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "params" / "smoke.yaml"

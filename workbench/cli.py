@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 
-from . import params as P
-from . import runner
-from . import sweep as SW
-from .runlock import NotWritable, RunBusy
+from workbench.core.stage_table import REPO_ROOT
+from workbench.pipeline import params as P
+from workbench.pipeline import runner, runs
+from workbench.pipeline import sweep as SW
+from workbench.pipeline.lock import NotWritable, RunBusy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evol-Instruct Workbench")
 
@@ -49,30 +50,30 @@ def run(
     sets = list(set_ or [])
     with _preflight():
         if resume is not None:
-            the_run = runner.open_run(resume)
+            the_run = runs.open_run(resume)
             if params_file is not None or sets:
                 wanted = P.load(params_file, sets) if params_file else P.validate(
-                    P.apply_sets(the_run.manifest["params"], sets), f"--resume {resume}")
-                if P.params_hash(wanted) != the_run.manifest["params_hash"]:
+                    P.apply_sets(the_run.manifest()["params"], sets), f"--resume {resume}")
+                if P.params_hash(wanted) != the_run.manifest()["params_hash"]:
                     _fail(f"params differ from the run being resumed ({resume}); start a new run instead")
         else:
             if params_file is None:
                 _fail("give a params file (e.g. params/default.yaml) or --resume RUN_DIR")
             resolved = P.load(params_file, sets)
-        selected = runner.select_stages(stages)
+        selected = runs.select_stages(stages, the_run if resume is not None else None)
         if resume is None:
-            runner.check_outputs(outputs, resolved)
+            runs.check_outputs(outputs, resolved)
         else:
             # the stages the run was started for, unless --stages names others (then remembered too)
             selected = the_run.requested_stages if stages is None else selected
-            order = runner.stage_order()
+            order = runs.stage_order()
             wanted = set(selected) | set(the_run.requested_stages)
-            the_run.manifest["requested_stages"] = [s for s in order if s in wanted]
-            runner.check_writable(the_run.dir, "run folder")
-            runner.check_outputs(the_run.dir.parent.parent, the_run.manifest["params"])
+            the_run.manifest()["requested_stages"] = [s for s in order if s in wanted]
+            runs.check_writable(the_run.path, "run folder")
+            runs.check_outputs(the_run.path.parent.parent, the_run.manifest()["params"])
     if resume is None:
-        the_run = runner.create_run(resolved, outputs, str(params_file), sets, selected)
-    typer.echo(f"run folder: {the_run.dir}")
+        the_run = runs.create_run(resolved, outputs, str(params_file), sets, selected)
+    typer.echo(f"run folder: {the_run.path}")
     try:
         runner.run_pipeline(the_run, selected, log=typer.echo)
     except RunBusy as e:
@@ -80,7 +81,7 @@ def run(
     except runner.StageFailed as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"finished: {the_run.dir}")
+    typer.echo(f"finished: {the_run.path}")
 
 
 @app.command()
@@ -93,11 +94,11 @@ def sweep(
     """One run per combination of the grid; every combination is validated before the first run."""
     with _preflight():
         plan = SW.expand(params_file)
-        selected = runner.select_stages(stages)
+        selected = runs.select_stages(stages)
         if not dry_run:
-            runner.check_writable(outputs / "sweeps", "outputs folder")
+            runs.check_writable(outputs / "sweeps", "outputs folder")
             for combo in plan.combinations[:1]:
-                runner.check_outputs(outputs, combo.params)
+                runs.check_outputs(outputs, combo.params)
     for combo in plan.combinations:
         values = " ".join(f"{k}={v!r}" for k, v in combo.values.items())
         typer.echo(f"{combo.name}  {values}  (params hash {P.params_hash(combo.params)})")
@@ -129,9 +130,9 @@ def export(
                                                     help="then upload the folder to this hub dataset repo")] = None,
 ):
     """Export a run's latest dataset (03_filter, else 02_evolve) with a dataset card."""
-    from .export import ExportError
-    from .export import export as export_run
-    from .io import BadLineError
+    from workbench.core.io import BadLineError
+    from workbench.export.run_export import ExportError
+    from workbench.export.run_export import export as export_run
 
     try:
         summary = export_run(run_dir, format_, out, selection, allow_incomplete)
@@ -142,8 +143,8 @@ def export(
     extra = ", ".join(["README.md", *summary["trainer_configs"]])
     typer.echo(f"{summary['rows_written']} rows from {summary['source']} -> {out / summary['file']} (+ {extra})")
     if push_to_hub:
-        from .export import PushError
-        from .export import push_to_hub as push
+        from workbench.export.run_export import PushError
+        from workbench.export.run_export import push_to_hub as push
 
         try:
             typer.echo(f"pushed to {push(out, push_to_hub)}")
@@ -167,7 +168,7 @@ def validate(
 @app.command()
 def rules(stage: Annotated[str | None, typer.Argument(help="seed, evolve or filter; every stage when left out")] = None):
     """List the drop rules: stage, name, whether its `rules:` list switches it, what it drops."""
-    from . import rules as R
+    from workbench.core import rules as R
 
     if stage is not None and stage not in R.STAGES:
         _fail(f"unknown stage {stage!r} (rules belong to {', '.join(R.STAGES)})")
@@ -178,13 +179,13 @@ def rules(stage: Annotated[str | None, typer.Argument(help="seed, evolve or filt
 @app.command()
 def setup(rebuild: bool = typer.Option(False, help="dequantise the embedded model again")):
     """Prepare the embedded model: dequantise the shipped GGUF once and cache it as safetensors."""
-    from .llm.hf import embedded_model_dir, model_cache_dir
+    from workbench.llm.hf import embedded_model_dir, model_cache_dir
 
     path = embedded_model_dir(rebuild=rebuild)
     marker = model_cache_dir() / ".embedded-ready"
     marker.write_text(str(path) + "\n")
     typer.echo(f"embedded model ready: {path}")
-    from .lab import set_default_viewers
+    from workbench.pipeline.lab import set_default_viewers
 
     typer.echo(f"JupyterLab opens .py notebooks as notebooks: {set_default_viewers()}")
 
@@ -197,11 +198,11 @@ def lab(
 ):
     """JupyterLab on the project folder (notebooks/ and outputs/runs/) with the project kernel;
     .py notebooks open as notebooks on double-click."""
-    from .lab import set_default_viewers
+    from workbench.pipeline.lab import set_default_viewers
 
     set_default_viewers()  # also here: a venv set up before this setting existed gets it now
     args = [sys.executable, "-m", "jupyter", "lab", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.root_dir={P.REPO_ROOT}", "--LabApp.default_url=/lab/tree/notebooks"]
+            f"--ServerApp.root_dir={REPO_ROOT}", "--LabApp.default_url=/lab/tree/notebooks"]
     if token:
         args.append(f"--IdentityProvider.token={token}")
     if not browser:

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from .base import Completion, GenParams, Messages
+from workbench.llm.base import Completion, GenParams, Messages
 
 
 def cache_key(model_id: str, messages: Messages, gen: GenParams, sample_index: int, kind: str = "") -> str:

@@ -1,23 +1,36 @@
-"""The one object stages call: cache in front of a backend, with call statistics."""
+"""The one object stages call: cache in front of a backend, with call statistics.
+
+Progress goes to whoever asks for it: `tracker` makes an object with begin(task, total) and
+update(**counts) per batch of calls (the runner's progress line), `bar` shows a tqdm bar
+(JupyterLab, terminals). The llm layer knows nothing of either.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 
-from .. import progress
-from .base import Backend, BackendError, Completion, GenParams, Messages
-from .cache import ResponseCache, cache_key
+from workbench.llm.base import Backend, BackendError, Completion, GenParams, Messages
+from workbench.llm.cache import ResponseCache, cache_key
 
 _LOSS = GenParams(max_new_tokens=0)  # losses generate nothing; the key still records decoding params
 
 
+class _NoTracker:
+    def begin(self, task: str, total: int) -> None:
+        pass
+
+    def update(self, **counts) -> None:
+        pass
+
+
 class Generator:
-    def __init__(self, backend: Backend, cache: ResponseCache | None = None):
+    def __init__(self, backend: Backend, cache: ResponseCache | None = None,
+                 tracker: Callable[[], object] = _NoTracker, bar: bool = False):
         self.backend = backend
         self.cache = cache
+        self.tracker, self.bar = tracker, bar
         self.stats = {
             "model": backend.model_id, "calls": 0, "cache_hits": 0, "errors": 0,
             "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0,
@@ -46,10 +59,10 @@ class Generator:
                     hits += 1
         self.stats["cache_hits"] += hits
         todo = [i for i, r in enumerate(results) if r is None]
-        track = progress.tracker()
+        track = self.tracker()
         track.begin(task, len(keys))
         track.update(done=hits, cache_hits=hits)
-        bar = _bar(task, len(keys), hits)
+        bar = _bar(task, len(keys), hits) if self.bar else None
         for batch, seconds in (self._streamed(todo, stream) if stream else self._chunked(todo, call)):
             tokens = 0
             for i, c in batch:
@@ -135,9 +148,8 @@ class Generator:
 
 
 def _bar(task: str, total: int, done: int):
-    """A tqdm bar for JupyterLab and terminals; none under `workbench run` (its own line
-    shows the same counts) or for a call that fits in one step."""
-    if os.environ.get(progress.ENV) or total - done < 2:
+    """A tqdm bar for JupyterLab and terminals; none for a call that fits in one step."""
+    if total - done < 2:
         return None
     from tqdm.auto import tqdm
 

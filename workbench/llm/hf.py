@@ -16,8 +16,8 @@ import math
 import os
 from pathlib import Path
 
-from .base import BackendError, Completion, GenParams, Messages
-from .weights import (  # noqa: F401  (callers import the embedded model's helpers from here)
+from workbench.llm.base import BackendError, Completion, GenParams, Messages
+from workbench.llm.weights import (  # noqa: F401  (callers import the embedded model's helpers from here)
     DTYPES,
     EMBEDDED_GGUF,
     EMBEDDED_ID,
@@ -42,7 +42,7 @@ class HFBackend:
         import torch
         from transformers import AutoTokenizer
 
-        from .prefix_cache import PrefixStore
+        from workbench.llm.prefix_cache import PrefixStore
 
         self.batch_size = batch_size
         self.chunk_size = batch_size
@@ -79,7 +79,7 @@ class HFBackend:
     def generate(self, prompts: list[Messages], gen: GenParams) -> list[Completion]:
         import torch
 
-        from .prefix_cache import generate_shared
+        from workbench.llm.prefix_cache import generate_shared
 
         token_ids = [self.tokenizer(self.render(m), add_special_tokens=False).input_ids for m in prompts]
         # shared path: sorted by token ids, so prompts of one template land in the same batch;
@@ -127,7 +127,7 @@ class HFBackend:
         """
         import torch
 
-        from .prefix_cache import prefill_shared
+        from workbench.llm.prefix_cache import prefill_shared
 
         tok = self.tokenizer
         token_seqs = {c: tuple(tok(c, add_special_tokens=False).input_ids) for c in choices}
@@ -179,7 +179,7 @@ class HFBackend:
         every continuation token is scored, the context never is. Contexts must be non-empty."""
         import torch
 
-        from .prefix_cache import length_buckets
+        from workbench.llm.prefix_cache import length_buckets
 
         rows = [(c + a, len(c)) for c, a in zip(contexts, continuations)]
         out: list[float] = [0.0] * len(rows)

@@ -19,7 +19,7 @@ import queue
 import threading
 from collections.abc import Iterator
 
-from .base import BackendError, Completion, GenParams, Messages
+from workbench.llm.base import BackendError, Completion, GenParams, Messages
 
 
 def split_urls(url: str) -> list[str]:
@@ -139,7 +139,7 @@ def _one(server, messages: Messages, gen: GenParams) -> Completion:
 
 
 def openai_pool(model: str, url: str, run: dict) -> ServerPool:
-    from .openai_backend import OpenAIBackend
+    from workbench.llm.openai_backend import OpenAIBackend
 
     servers = [OpenAIBackend(model, u, api_key_env=run.get("api_key_env", "OPENAI_API_KEY"),
                              max_concurrency=run.get("max_concurrency", 8), max_retries=run.get("max_retries", 5),

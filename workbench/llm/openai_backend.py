@@ -26,8 +26,8 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .base import Completion, GenParams, Messages
-from .http_json import ConnectionFailed, JsonClient, RequestTimeout
+from workbench.llm.base import Completion, GenParams, Messages
+from workbench.llm.http_json import ConnectionFailed, JsonClient, RequestTimeout
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 KEY_REMOVED = "[API key removed]"

@@ -14,9 +14,9 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .base import BackendError
-from .cache import ResponseCache
-from .generator import Generator
+from workbench.llm.base import BackendError
+from workbench.llm.cache import ResponseCache
+from workbench.llm.generator import Generator
 
 _LOADED: dict[tuple, object] = {}  # one copy of each local model per process
 
@@ -85,17 +85,17 @@ def _hub_unreachable(seconds: float = 3.0) -> str | None:
 def load_backend(model: str, run: dict):
     kind, name, url = parse_model_string(model)
     if kind == "openai":  # one or several comma-separated base URLs (multi.py)
-        from .multi import openai_pool
+        from workbench.llm.multi import openai_pool
 
         return openai_pool(name, url, run)
     batch_size, dtype = run.get("batch_size", 16), run.get("dtype", "auto")
     key = (kind, name, batch_size, dtype)
     if kind == "vllm" and key not in _LOADED:
-        from .multi import VLLMBackend
+        from workbench.llm.multi import VLLMBackend
 
         _LOADED[key] = VLLMBackend(name, dtype)
     if key not in _LOADED:
-        from .hf import EMBEDDED_ID, HFBackend, embedded_model_dir
+        from workbench.llm.hf import EMBEDDED_ID, HFBackend, embedded_model_dir
 
         if kind == "embedded":
             _LOADED[key] = HFBackend(str(embedded_model_dir()), batch_size, model_id=EMBEDDED_ID, dtype=dtype)
@@ -104,10 +104,10 @@ def load_backend(model: str, run: dict):
     return _LOADED[key]
 
 
-def get_generator(model: str, run: dict, cache_dir: Path | str | None) -> Generator:
-    """A cached generator for `model` configured by the run section of the params."""
-    backend = load_backend(model or run.get("model", "embedded"), run)
-    cache = None
-    if cache_dir is not None and run.get("cache", True):
-        cache = ResponseCache(Path(cache_dir) / "responses.sqlite")
-    return Generator(backend, cache)
+def get_generator(model: str, run: dict, cache_file: Path | str | None, **progress) -> Generator:
+    """A generator for `model` configured by the run section of the params, in front of the
+    response cache at `cache_file` (none when None or run.cache is off); `progress` goes to
+    Generator (tracker, bar)."""
+    backend = load_backend(model or run["model"], run)
+    cache = ResponseCache(Path(cache_file)) if cache_file is not None and run["cache"] else None
+    return Generator(backend, cache, **progress)

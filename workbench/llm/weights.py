@@ -10,7 +10,7 @@ import shutil
 import warnings
 from pathlib import Path
 
-from .base import BackendError
+from workbench.llm.base import BackendError
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_ID = "embedded:SmolLM2-135M-Instruct-Q4_1"

@@ -1,0 +1,254 @@
+"""Evol-Instruct rounds: evolve -> answer -> eliminate, M times, with full lineage.
+
+    pool = seeds
+    for round in 1..M:
+        every pool member is evolved with an op chosen from (run seed, record id, round)
+        the evolved instruction is answered, then the elimination rules run
+        survivors replace their parent in the pool; a failed evolution leaves the parent
+        in the pool, so it is evolved again next round (as in the paper)
+
+Every attempt is returned (kept, eliminated or failed, with reasons); the elimination rules
+are those of workbench/core/rules.py that `evolve.rules` lists, applied as their inputs arrive:
+the instruction rules before answering, the answer rules, then the judge. All model calls go through cached generators, so a resumed
+or repeated run makes no call that already succeeded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import random
+from dataclasses import dataclass
+
+from workbench.core import rules as R
+from workbench.core import templates
+from workbench.core.records import full_text, new_evolution
+from workbench.llm import Generator, GenParams
+from workbench.stages.evolve import eliminate as E
+
+# The elimination rules of workbench/core/rules.py, by what they look at; evolve.rules switches them.
+INSTRUCTION_RULES = ("empty", "too_long", "unchanged", "prompt_leak", "input_lost")  # before answering
+ANSWER_RULES = ("empty_response", "sorry_short_response", "degenerate_response")
+JUDGE_RULES = ("no_information_gain",)  # one judge call per surviving evolution
+JUDGE_MAX_NEW_TOKENS = 8  # "Equal" / "Not Equal" and a little slack
+
+
+def gen_params(cfg, seed: int) -> dict[str, GenParams]:
+    """Decoding params of the evolver, answerer and judge, from the 02_evolve Config."""
+    return {"evolve": GenParams(cfg.max_new_tokens, cfg.temperature, cfg.top_p, seed),
+            "answer": GenParams(cfg.answer_max_new_tokens, cfg.answer_temperature, 1.0, seed),
+            "judge": GenParams(JUDGE_MAX_NEW_TOKENS, 0.0, 1.0, seed)}
+
+
+@dataclass
+class EvolveChecks:
+    """What the elimination rules look at besides the row."""
+
+    max_chars: int
+    sorry_max_words: int
+    leak: frozenset
+
+
+def _rng(seed: int, record_id: str, round_: int) -> random.Random:
+    digest = hashlib.sha256(f"{seed}:{record_id}:{round_}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def assign_ops(cfg, record_ids: list[str], round_: int, seed: int = 0) -> list[tuple[str, str | None]]:
+    """(op, data format for complicate_input) per record — the same on every rerun.
+
+    Op counts follow cfg.op_weights exactly (largest remainder), and which record gets which
+    op is a shuffle seeded by (run seed, round) over records ranked by hash(seed, id, round).
+    Independent draws would leave some ops out of a small run; this never does when the
+    pool has at least as many members as there are ops with weight.
+    """
+    n = len(record_ids)
+    round_rng = random.Random(f"{seed}:round:{round_}")
+    total = sum(cfg.op_weights)
+    quotas = [w / total * n for w in cfg.op_weights]
+    counts = [int(q) for q in quotas]
+    order = sorted(range(len(quotas)), key=lambda i: (-(quotas[i] - counts[i]), round_rng.random()))
+    for i in order[: n - sum(counts)]:
+        counts[i] += 1
+    ops = [op for op, c in zip(cfg.ops, counts) for _ in range(c)]
+    round_rng.shuffle(ops)
+    ranked = sorted(range(n), key=lambda i: _rng(seed, record_ids[i], round_).random())
+    out: list[tuple[str, str | None]] = [("", None)] * n
+    for op, i in zip(ops, ranked):
+        fmt = _rng(seed, record_ids[i], round_ + 10_000).choice(cfg.formats) if op == "complicate_input" else None
+        out[i] = (op, fmt)
+    return out
+
+
+def evolution_prompt(op: str, parent: dict, fmt: str | None) -> str:
+    values = {"instruction": full_text(parent)}
+    if op == "complicate_input":
+        values |= {"format": fmt, "demonstration": templates.demonstration(fmt)}
+    return templates.load(op).render(**values)
+
+
+def clean_output(text: str) -> str:
+    """Trim whitespace and one pair of wrapping quotes; anything else is judged as written."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'`":
+        text = text[1:-1].strip()
+    return text
+
+
+def _user(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def _fail(rec: dict, error: str | None) -> None:
+    rec["status"], rec["reasons"], rec["error"] = "failed", ["backend_error"], error
+
+
+def _eliminate(rec: dict, drops: list[R.Verdict]) -> None:
+    if drops:
+        rec["status"], rec["reasons"] = "eliminated", [d.reason for d in drops]
+
+
+@dataclass
+class RoundContext:
+    """What every round of one run shares: the config, the run seed, the models, the rule context."""
+
+    cfg: object  # the 02_evolve Config (workbench/stages/evolve/stage.py)
+    seed: int
+    evolver: Generator
+    answerer: Generator
+    judge: Generator | None
+    gens: dict
+    checks: EvolveChecks
+
+    def rules(self, phase: tuple[str, ...]) -> tuple[str, ...]:
+        return R.applied("evolve", self.cfg.rules, among=phase)
+
+
+@dataclass
+class Evolution:
+    seeds: list[dict]  # answered where they came without a response
+    attempts: list[dict]  # every evolution attempt, round by round
+
+    @property
+    def records(self) -> list[dict]:
+        return self.seeds + self.attempts
+
+
+# Pools larger than this go through a round in slices: each slice is evolved, answered and
+# judged, then handed to the sink, so memory holds one slice of attempts, not a whole round.
+SLICE = 4096
+
+
+def run_evolution(seeds: list[dict], cfg, evolver: Generator, answerer: Generator, judge: Generator | None,
+                  seed: int = 0, log=lambda msg: None, sink=None) -> Evolution:
+    """Every round of the method. `cfg` is the 02_evolve Config (workbench/stages/evolve/stage.py), `seed`
+    the run seed: op choice, sampling and shuffles follow from the two.
+
+    With `sink`, the answered seeds and then each finished slice of attempts are passed to
+    sink(rows) as soon as they are done, and not kept: the returned Evolution then holds the
+    seeds only. Without it, every attempt is returned."""
+    checks = EvolveChecks(cfg.max_instruction_chars, cfg.sorry_max_words,
+                          templates.leak_vocabulary(tuple(cfg.ops), E.STOP_WORDS))
+    ctx = RoundContext(cfg, seed, evolver, answerer, judge, gen_params(cfg, seed), checks)
+    seeds = [dict(s) for s in seeds]
+    if cfg.answer_seeds:
+        todo = [s for s in seeds if not s.get("response")]
+        outs = answerer.generate([_user(full_text(s)) for s in todo], ctx.gens["answer"])
+        for s, c in zip(todo, outs):
+            s["response"] = c.text if c.ok else None
+            s["model"], s["gen"] = answerer.model_id, ctx.gens["answer"].as_dict()
+            if not c.ok:
+                _fail(s, c.error)
+    attempts: list[dict] = []
+    if sink is not None:
+        sink(seeds)
+    pool = [s for s in seeds if s["status"] == "kept"]
+    for round_ in range(1, cfg.rounds + 1):
+        picks = assign_ops(cfg, [p["id"] for p in pool], round_, seed)  # balanced over the whole pool
+        next_pool, kept, tried = [], 0, 0
+        for start in range(0, len(pool), SLICE):
+            part = pool[start:start + SLICE]
+            done = _one_round(part, picks[start:start + SLICE], round_, ctx)
+            by_parent = {a["parent_id"]: a for a in done if a["status"] == "kept"}
+            next_pool += [by_parent.get(p["id"], p) for p in part]
+            kept, tried = kept + len(by_parent), tried + len(done)
+            if sink is not None:
+                sink(done)
+            else:
+                attempts += done
+        pool = next_pool
+        log(f"round {round_}: {kept}/{tried} evolutions kept")
+    return Evolution(seeds, attempts)
+
+
+def _round_gen(gen: GenParams, seed: int, round_: int) -> GenParams:
+    """Sampling seed per round: a parent evolved again after a failed attempt gets a fresh
+    sample (the paper's retry), while a resumed run asks the same and hits the cache."""
+    return dataclasses.replace(gen, seed=int.from_bytes(hashlib.sha256(f"{seed}:{round_}".encode()).digest()[:4], "big"))
+
+
+def _one_round(pool: list[dict], picks: list[tuple[str, str | None]], round_: int, ctx: RoundContext) -> list[dict]:
+    prompts = [_user(evolution_prompt(op, p, fmt)) for p, (op, fmt) in zip(pool, picks)]
+    gen = _round_gen(ctx.gens["evolve"], ctx.seed, round_)
+    outs = ctx.evolver.generate(prompts, gen)
+    instruction_rules = ctx.rules(INSTRUCTION_RULES)
+    rows = []
+    for parent, (op, fmt), c in zip(pool, picks, outs):
+        text = clean_output(c.text) if c.ok else ""
+        instruction, input_, lost = E.split_input(op, text, parent.get("input") or "")
+        rec = new_evolution(parent, round_, op, instruction, input_, model=ctx.evolver.model_id,
+                            gen=gen.as_dict(), template_sha=templates.load(op).sha)
+        rec["format"] = fmt
+        rec["checks"] = {}
+        if "skill" in parent:
+            rec["skill"] = parent["skill"]
+        if not c.ok:
+            _fail(rec, c.error)
+        else:
+            candidate = {"instruction": text, "parent_text": full_text(parent), "input_lost": lost is not None}
+            drops = R.all_drops(instruction_rules, candidate, ctx.checks)
+            leaks = [d.detail for d in drops if d.reason == "prompt_leak"]
+            if leaks:
+                rec["checks"]["leaked_phrases"] = leaks[0]
+            _eliminate(rec, drops)
+        rows.append((parent, rec))
+    # answer only what survived the instruction checks: no calls spent on doomed rows
+    live = [(p, r) for p, r in rows if r["status"] == "kept"]
+    answers = ctx.answerer.generate([_user(full_text(r)) for _, r in live], ctx.gens["answer"])
+    answer_rules = ctx.rules(ANSWER_RULES)
+    for (_, rec), c in zip(live, answers):
+        rec["answer_model"], rec["answer_gen"] = ctx.answerer.model_id, ctx.gens["answer"].as_dict()
+        if not c.ok:
+            _fail(rec, c.error)
+            continue
+        rec["response"] = c.text
+        _eliminate(rec, R.all_drops(answer_rules, rec, ctx.checks))
+    if ctx.rules(JUDGE_RULES) and ctx.judge is not None:
+        _judge_equal([(p, r) for p, r in rows if r["status"] == "kept"], ctx)
+    return [r for _, r in rows]
+
+
+def _judge_equal(live: list[tuple[dict, dict]], ctx: RoundContext) -> None:
+    """The information-gain check. Where the judge exposes token probabilities, the verdict is
+    the likelier of the whole replies "Equal" / "Not Equal" (when they hold at least
+    judge_min_mass); otherwise, or below that mass, its text reply is parsed."""
+    equal = templates.load("equal_judge")
+    prompts = [_user(equal.render(first=full_text(p), second=full_text(r))) for p, r in live]
+    probs = ctx.judge.choice_probs(prompts, E.VERDICT_CHOICES)
+    decided = [E.verdict_from_probs(p, ctx.cfg.judge_min_mass) for p in probs]
+    need_text = [i for i, (v, _, _) in enumerate(decided) if v == E.UNPARSABLE]
+    texts = dict(zip(need_text, ctx.judge.generate([prompts[i] for i in need_text], ctx.gens["judge"])))
+    for i, (_, rec) in enumerate(live):
+        verdict, p_equal, mass = decided[i]
+        check = {"verdict": verdict, "source": "probs", "p_equal": p_equal, "mass": round(mass, 4),
+                 "model": ctx.judge.model_id}
+        if i in texts:
+            c = texts[i]
+            if not c.ok:
+                _fail(rec, c.error)
+                continue
+            check |= {"verdict": E.parse_equal_verdict(c.text), "source": "text", "raw": c.text}
+        rec["checks"]["equal_judge"] = check
+        _eliminate(rec, R.all_drops(JUDGE_RULES, rec, ctx.checks))
+        if check["verdict"] == E.UNPARSABLE and ctx.cfg.judge_unparsable == "eliminate":
+            _eliminate(rec, [R.Verdict(False, "judge_unparsable")])

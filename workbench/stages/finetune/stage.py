@@ -1,0 +1,97 @@
+"""06_finetune, the stage: SFT of the base model on each dataset variant, saved for 07_evaluate.
+
+    res = run(open_stage(run_dir, "06_finetune"), Config.from_namespace(globals()))
+
+Reads    the latest dataset (role filtered, else evolved); 05_diversity/selection.jsonl (role
+         selection) for the `selected` variant
+Writes   model/<variant>/ (role models)  the tuned model as save_as says (finetune.SAVE_AS):
+                          adapter_config.json + adapter_model.safetensors, or config.json +
+                          model.safetensors in bfloat16 or float32; the tokenizer;
+                          train_summary.json {examples, steps, train_loss, seconds, base_model, saved_as}
+         train_log.json (role train_log)  {base_model, base, source, config, variants: {variant:
+                          {examples, steps, train_loss, seconds, base_model, saved_as, model_dir,
+                          log: [{step, loss, ...}]}}}
+Stats    base_model, base, source, saved_as, variants {variant: {examples, steps, train_loss,
+         seconds, model_dir, megabytes}}
+07_evaluate finds the tuned models through train_log.json (variants -> model_dir).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from workbench.core.config import StageConfig
+from workbench.core.io import write_json
+from workbench.core.run_folder import FILES
+from workbench.stages.finetune import train as FT
+
+
+@dataclass(frozen=True)
+class Config(StageConfig):
+    base_model: str = ""
+    variants: tuple = ("seeds", "evolved")
+    equal_size: bool = True
+    method: str = "full"
+    epochs: float = 1.0
+    max_steps: int = 0
+    learning_rate: float = 5e-05
+    batch_size: int = 4
+    grad_accum: int = 1
+    max_length: int = 512
+    lora_r: int = 8
+    lora_targets: str = "all-linear"
+    gradient_checkpointing: bool = True
+    bf16: bool = False
+    save_as: str = "auto"
+
+    def check(self) -> list[str]:
+        return FT.check_config(self)
+
+
+@dataclass
+class Result:
+    stats: dict
+    logs: dict  # {variant: {step, loss, ...} entries under "log"}, as in train_log.json
+
+
+def run(st, cfg: Config) -> Result:
+    """Train every variant in turn, write train_log.json and stats; return the loss logs."""
+    dataset, source = st.latest_dataset()
+    selection = st.folder.rows_or_none("selection")
+    data = FT.variant_rows(dataset, selection, list(cfg.variants), cfg.equal_size, st.run["seed"])
+    base_model = cfg.base_model or st.run["model"]
+    base = FT.base_model_path(base_model)
+    logs = {}
+    for variant, rows in data.items():
+        if not rows:
+            raise ValueError(f"06_finetune: variant {variant!r} has no rows with a response in {FILES[source]}")
+        print(f"training {variant} on {len(rows)} examples from {base}")
+        out_dir = st.out("models") / variant
+        logs[variant] = FT.train_variant(rows, base_model, out_dir, cfg, st.run["seed"])
+        logs[variant]["model_dir"] = f"{FILES['models']}/{variant}"
+    write_json(st.out("train_log"), {"base_model": base_model, "base": base, "source": FILES[source],
+                                     "config": cfg.as_dict() | {"seed": st.run["seed"]}, "variants": logs})
+    stats = {"base_model": base_model, "base": base, "source": FILES[source],
+             "saved_as": FT.saved_as(cfg.method, cfg.save_as),
+             "variants": {v: {k: x for k, x in s.items() if k not in ("log", "base_model", "saved_as")}
+                          | {"megabytes": folder_megabytes(st.run_dir / s["model_dir"])} for v, s in logs.items()}}
+    st.write_stats(stats)
+    return Result(stats, logs)
+
+
+def folder_megabytes(folder: Path) -> float:
+    """What a saved model costs on disk: the sum of its files' sizes, in MB (10^6 bytes)."""
+    return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6, 2)
+
+
+def loss_figure(logs: dict) -> go.Figure:
+    """Training loss per step, one line per variant."""
+    fig = go.Figure()
+    for variant, s in logs.items():
+        fig.add_scatter(x=[e["step"] for e in s["log"]], y=[e["loss"] for e in s["log"]], mode="lines+markers",
+                        name=variant)
+    fig.update_layout(title="Training loss per step", xaxis_title="step", yaxis_title="loss")
+    return fig
