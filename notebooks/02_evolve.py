@@ -16,8 +16,9 @@
 #
 # The heart of Evol-Instruct. For `rounds` rounds, every member of the pool is rewritten by
 # one operation — in-depth (`add_constraints`, `deepening`, `concretizing`,
-# `increase_reasoning`, `complicate_input`) or in-breadth (`breadth`) — chosen
-# deterministically from (run seed, record id, round). The new instruction is answered, and
+# `increase_reasoning`, `complicate_input`) or in-breadth (`breadth`). Each round hands the
+# operations out over the pool in the proportions of `op_weights`, the same on every rerun
+# (a seeded shuffle), so even a small run tries every operation. The new instruction is answered, and
 # the elimination rules throw out failed evolutions. Survivors replace their parent in the
 # pool; a failed evolution leaves its parent to be evolved again next round. `rules` lists
 # the elimination rules applied; each eliminated attempt records the names of those that fired.

@@ -12,9 +12,10 @@ from workbench.core.io import read_jsonl, write_jsonl
 from workbench.core.records import new_evolution, new_seed
 from workbench.llm import Generator
 from workbench.pipeline.nbparams import read_params
+from workbench.pipeline.params import config_errors
 from workbench.stages.base import Stage
 from workbench.stages.diversity import plots as DP
-from workbench.stages.diversity.config import Config, check_config
+from workbench.stages.diversity.config import Config
 from workbench.stages.diversity.stage import run
 
 NOTEBOOK = __import__("pathlib").Path(__file__).resolve().parent.parent / "notebooks" / "05_diversity.py"
@@ -58,7 +59,7 @@ def test_config_fields_and_defaults_are_the_notebook_parameters():
 
 def test_config_rejects_what_a_type_cannot_express():
     assert any("complexity_x_quality needs quality_judge" in e
-               for e in check_config({"selection_score": "complexity_x_quality", "quality_judge": False}))
+               for e in config_errors("diversity", {"selection_score": "complexity_x_quality", "quality_judge": False}))
     with pytest.raises(ValueError, match="selection_text"):
         Config(selection_text="response")
 

@@ -9,8 +9,9 @@ from workbench.core import templates
 from workbench.core.records import OPS, new_seed, schema_errors
 from workbench.llm import Generator
 from workbench.llm.cache import ResponseCache
-from workbench.stages.evolve import eliminate as E
+from workbench.pipeline.params import config_errors
 from workbench.stages.evolve import loop as EV
+from workbench.stages.evolve import rules as E
 from workbench.stages.evolve import stage as ES
 
 
@@ -29,13 +30,13 @@ def test_equal_verdict_parsing_never_reads_not_equal_as_equal(text, verdict):
 
 
 def test_cheap_rules():
-    assert E.sorry_short("Sorry, I cannot help with that.") == "sorry_short_response"
-    assert E.sorry_short("sorry " + "word " * 90) is None
-    assert E.sorry_short("Here is a full answer.") is None
-    assert E.degenerate("... the, and of it!!") == "degenerate_response"
-    assert E.degenerate("?!") == "degenerate_response"
-    assert E.degenerate("The river is long.") is None
-    assert E.unchanged("Name  a river!", "name a river") == "unchanged"
+    assert E.sorry_short("Sorry, I cannot help with that.")
+    assert not E.sorry_short("sorry " + "word " * 90)
+    assert not E.sorry_short("Here is a full answer.")
+    assert E.degenerate("... the, and of it!!")
+    assert E.degenerate("?!")
+    assert not E.degenerate("The river is long.")
+    assert E.unchanged({"instruction": "Name  a river!", "parent_text": "name a river"}, None).reason == "unchanged"
     assert R.too_long({"instruction": "x" * 11}, R.Limits(10)).reason == "too_long"
     assert R.too_long({"instruction": "x" * 10}, R.Limits(10)).keep
     assert R.empty({"instruction": "  "}, None).reason == "empty"
@@ -49,25 +50,25 @@ def test_leak_vocabulary_comes_from_the_templates_and_matches_words_not_substrin
     for leaked in ("Here's the rewritten task: list three rivers.", "#RewrittenTask list three rivers",
                    "Rewrite Task: list rivers", "Do not mention the section labels. List rivers.",
                    "Here is the New  Task: do it"):
-        assert E.prompt_leak(leaked, "List three rivers.", vocab)[0] == "prompt_leak", leaked
+        assert E.leaked_phrases(leaked, "List three rivers.", vocab), leaked
     for clean in ("List three rivers in Peru.", "Explain multitasking on a new-ish CPU, task by task.",
                   "The task must be finished in 50 words."):
-        assert E.prompt_leak(clean, "List rivers.", vocab) == (None, []), clean
+        assert E.leaked_phrases(clean, "List rivers.", vocab) == [], clean
 
 
 def test_a_seed_that_uses_a_template_phrase_is_not_a_leak():
     vocab = templates.leak_vocabulary(tuple(OPS), E.STOP_WORDS)
     parent = "Add a new task to my to-do app that reminds me to water the plants."
     child = "Add a new task to my to-do app that reminds me to water the plants every Monday at 8 am."
-    assert E.prompt_leak(child, parent, vocab) == (None, [])
-    assert E.prompt_leak("New task: " + child, "Water the plants.", vocab)[0] == "prompt_leak"
+    assert E.leaked_phrases(child, parent, vocab) == []
+    assert E.leaked_phrases("New task: " + child, "Water the plants.", vocab) == ["new task"]
 
 
 def test_degenerate_rule_reads_unicode_words():
-    assert E.degenerate("Волга — самая длинная река Европы.") is None
-    assert E.degenerate("长江是中国最长的河流。") is None
-    assert E.degenerate("富士山は日本で一番高い山です。") is None
-    assert E.degenerate("the, and ... of!") == "degenerate_response"
+    assert not E.degenerate("Волга — самая длинная река Европы.")
+    assert not E.degenerate("长江是中国最长的河流。")
+    assert not E.degenerate("富士山は日本で一番高い山です。")
+    assert E.degenerate("the, and ... of!")
 
 
 @pytest.mark.parametrize("op,output,expected", [
@@ -115,11 +116,11 @@ def test_op_assignment_is_deterministic_balanced_and_weighted():
 
 
 def test_check_config():
-    assert ES.check_config({"ops": ["deepening", "flying"], "op_weights": [1, 1]})[0].startswith("evolve.ops: unknown")
-    assert "2 weights for 1 ops" in ES.check_config({"ops": ["deepening"], "op_weights": [1, 1]})[0]
-    assert ES.check_config({"ops": ["deepening"], "op_weights": [0]})
-    assert ES.check_config({"ops": list(OPS), "op_weights": [1] * 6, "formats": ["YAML"]})
-    assert ES.check_config({"ops": list(OPS), "op_weights": [1] * 6, "formats": ["JSON"]}) == []
+    assert config_errors("evolve", {"ops": ["deepening", "flying"], "op_weights": [1, 1]})[0].startswith("evolve.ops: unknown")
+    assert "2 weights for 1 ops" in config_errors("evolve", {"ops": ["deepening"], "op_weights": [1, 1]})[0]
+    assert config_errors("evolve", {"ops": ["deepening"], "op_weights": [0]})
+    assert config_errors("evolve", {"ops": list(OPS), "op_weights": [1] * 6, "formats": ["YAML"]})
+    assert config_errors("evolve", {"ops": list(OPS), "op_weights": [1] * 6, "formats": ["JSON"]}) == []
 
 
 def scripted_model(prompt: str) -> str:

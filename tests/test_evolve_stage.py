@@ -9,8 +9,9 @@ from workbench.core import rules as R
 from workbench.core.io import read_jsonl
 from workbench.core.records import new_seed
 from workbench.llm import Completion, Generator
+from workbench.pipeline.params import config_errors
 from workbench.stages.evolve import loop as EV
-from workbench.stages.evolve.stage import Config, check_config, dataset, evolve_stats, run
+from workbench.stages.evolve.stage import Config, dataset, evolve_stats, run
 
 SEEDS = ["Name three rivers.", "LEAK this one.", "SORRY please.", "DEGEN text.", "UNCHANGED text.", "SAME thing."]
 
@@ -72,7 +73,7 @@ def test_backend_failures_fail_the_stage_after_the_records_are_written(tmp_path)
 
 
 def test_check_config_names_the_key():
-    assert check_config({"rules": ["empty", "flying"]})[0].startswith("evolve.rules: unknown rule 'flying'")
+    assert config_errors("evolve", {"rules": ["empty", "flying"]})[0].startswith("evolve.rules: unknown rule 'flying'")
     with pytest.raises(ValueError, match="evolve.ops: unknown"):
         Config(ops=["flying"], op_weights=[1])
 

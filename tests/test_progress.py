@@ -36,7 +36,7 @@ def test_generator_reports_to_the_file_the_runner_names(tmp_path, monkeypatch, f
     target = tmp_path / progress.FILENAME
     monkeypatch.setenv(progress.ENV, str(target))
     cache = ResponseCache(tmp_path / "r.sqlite")
-    gen = Generator(fake_backend, cache)
+    gen = Generator(fake_backend, cache, tracker=progress.tracker)  # as stages/base.py wires it
     prompts = [[{"role": "user", "content": f"q{i}"}] for i in range(10)]
     gen.generate(prompts[:4], GenParams())
     gen.generate(prompts, GenParams())  # 4 cached, 6 new calls

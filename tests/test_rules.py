@@ -11,11 +11,12 @@ from workbench.core import fields, templates
 from workbench.core import rules as R
 from workbench.core.records import OPS, new_evolution, new_seed
 from workbench.pipeline import params as P
-from workbench.stages.evolve import eliminate as E
 from workbench.stages.evolve import loop as EV
+from workbench.stages.evolve import rules as E
 from workbench.stages.evolve.stage import Config as EvolveConfig
 from workbench.stages.filter.filters import FilterState
 from workbench.stages.filter.stage import Config as FilterConfig
+from workbench.stages.seed import rules as SR
 from workbench.stages.seed.loaders import SeedChecks
 from workbench.stages.seed.stage import Config as SeedConfig
 
@@ -77,12 +78,11 @@ def test_every_rule_with_a_check_drops_with_its_own_name_and_keeps_a_clean_row()
 def test_the_vocabulary_is_one_set_and_every_emitted_reason_is_registered():
     """Reasons written in the stages' code (not only through a rule) are registered too."""
     found = {
-        "seed": set(re.findall(r'_drop\(out, [^"\n]*"(\w+)"', (WORKBENCH / "seeds.py").read_text()))
-        | set(re.findall(r'"reason": "(\w+)"', (WORKBENCH / "seeds.py").read_text()))
+        # reasons registered by name in the stage's rules.py, used by the code that records them
+        "seed": {getattr(SR, c) for c in re.findall(r'SR\.([A-Z_]+)', (WORKBENCH / "stages/seed/loaders.py").read_text())}
         | set(re.findall(r'return [^,\n]+, "(\w+)"', inspect.getsource(fields.resolve_id))),
-        # list literals (not subscripts) and verdicts written in evolve.py
-        "evolve": {a or b for a, b in re.findall(r'(?<![\w\]])\["(\w+)"\]|Verdict\(False, "(\w+)"\)',
-                                                 (WORKBENCH / "evolve.py").read_text())},
+        "evolve": {getattr(E, c) for c in re.findall(r'E\.([A-Z_]+)\b', (WORKBENCH / "stages/evolve/loop.py").read_text())
+                   if isinstance(getattr(E, c), str) and c not in ("EQUAL", "NOT_EQUAL", "UNPARSABLE")},
     }
     assert {"cell_too_long", "missing_field", "not_text", "not_sampled", "bad_id", "duplicate_id"} <= found["seed"]
     assert {"backend_error", "judge_unparsable"} <= found["evolve"]
@@ -101,8 +101,8 @@ def test_registry_shape():
     for r in R.RULES.values():
         assert r.doc and (r.switchable or r.always) and not set(r.switchable) & set(r.always), r.name
         assert r.check is not None or not r.switchable, f"{r.name} can be switched but has no check"
-    phases = EV.INSTRUCTION_RULES + EV.ANSWER_RULES + EV.JUDGE_RULES
-    assert sorted(phases) == sorted(R.switchable("evolve"))  # no evolve rule that no phase runs
+    phases = [n for phase in ("instruction", "answer", "judge") for n in R.applied("evolve", R.switchable("evolve"), phase)]
+    assert phases == list(R.switchable("evolve"))  # every evolve rule runs in one phase, in registry order
     rows = R.listing()
     assert len({(r["stage"], r["name"]) for r in rows}) == len(rows)
     assert {r["name"] for r in R.listing("filter")} == R.vocabulary("filter")
@@ -115,7 +115,7 @@ def test_every_switchable_rule_is_on_by_default(stage):
 
 def test_applied_keeps_registry_order_and_always_on_rules():
     assert R.applied("seed", ["template_marker"]) == ("empty", "template_marker", "duplicate")
-    assert R.applied("evolve", ["no_information_gain", "empty"], among=EV.INSTRUCTION_RULES) == ("empty",)
+    assert R.applied("evolve", ["no_information_gain", "empty"], phase="instruction") == ("empty",)
     assert R.applied("filter", []) == ()
 
 

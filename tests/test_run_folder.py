@@ -42,7 +42,6 @@ def test_roles_read_the_files_the_stages_write(tmp_path):
     assert run.file("seeds") == run.path / "01_seed" / "records.jsonl"
     assert run.stats("02_evolve") == {"attempts": 3} and run.stats("03_filter") == {}
     assert run.rows_or_none("filtered") is None
-    assert run.role_of("02_evolve", "dataset.jsonl") == "evolved" and run.role_of("02_evolve", "x.jsonl") is None
     assert run.manifest() == {"run_id": run.name}
 
 
@@ -88,19 +87,30 @@ def test_paths_resolve_from_the_project_not_the_working_directory(tmp_path, monk
     assert RunFolder("outputs/runs/x").path == tmp_path / "outputs" / "runs" / "x"  # a typed path: from the cwd
 
 
-def test_no_module_but_run_folder_spells_a_run_file_name():
-    """The contract: one place knows the file names (docstrings may mention them)."""
-    pattern = r'"stats.json"\|records.jsonl\|dataset.jsonl\|manifest.json'
-    hits = subprocess.run(["grep", "-rn", pattern, "workbench", "notebooks"],
+def test_no_module_but_the_table_and_run_folder_spells_a_run_file_name():
+    """The contract: the stage table declares every file name, run_folder the run-level ones;
+    every name they hold is looked for (docstrings and comments may mention them)."""
+    names = {Path(rel).name for rel in FILES.values()} | {RF.STATS, RF.MANIFEST, RF.PARAMS, RF.RESPONSES}
+    names -= {"model"}  # 06_finetune's model/ folder: too common a word to grep
+    hits = subprocess.run(["grep", "-rnF", *[f"-e{n}" for n in sorted(names)], "workbench", "notebooks"],
                           capture_output=True, text=True, cwd=REPO).stdout.splitlines()
-    code = [h for h in hits if not h.startswith("workbench/core/run_folder.py") and not _in_docstring(h)]
+    owners = ("workbench/core/run_folder.py", "workbench/core/stage_table.py")
+    code = [h for h in hits if not h.startswith(owners) and not _in_docstring(h)]
     assert code == []
+
+
+def test_the_name_check_finds_a_spelled_name(tmp_path):
+    """Positive control for the check above: a quoted file name in code is a hit."""
+    (tmp_path / "mod.py").write_text('PATH = "selection.jsonl"\n', encoding="utf-8")
+    hits = subprocess.run(["grep", "-rnF", "-eselection.jsonl", str(tmp_path)], capture_output=True, text=True)
+    assert hits.stdout and not _in_docstring(f"{tmp_path / 'mod.py'}:1:PATH = \"selection.jsonl\"")
 
 
 def _in_docstring(hit: str) -> bool:
     """True when the grep hit lies inside a module/function docstring or a comment."""
     path, line_no, text = hit.split(":", 2)
-    if "#" in text and any(name in text.split("#", 1)[1] for name in ("stats.json", ".jsonl", "manifest.json")):
+    if "#" in text and any(name in text.split("#", 1)[1] for name in (".json", ".jsonl", ".yaml", ".sqlite")):
         return True  # a comment
-    source = (REPO / path).read_text(encoding="utf-8").splitlines()[: int(line_no)]
-    return sum(line.count('"""') for line in source) % 2 == 1
+    before = Path(path) if Path(path).is_absolute() else REPO / path
+    source = before.read_text(encoding="utf-8").splitlines()[: int(line_no) - 1]
+    return sum(line.count('"""') for line in source) % 2 == 1 or text.strip().startswith('"""')

@@ -120,7 +120,7 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeyp
     from datetime import datetime
     from pathlib import Path as P
 
-    from workbench.pipeline import runner
+    from workbench.pipeline import runs as runner
 
     class Frozen(datetime):
         @classmethod

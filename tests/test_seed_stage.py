@@ -5,7 +5,8 @@ from stage_fixtures import make_stage
 
 from workbench.core import rules as R
 from workbench.core.io import read_jsonl
-from workbench.stages.seed.stage import Config, check_config, run
+from workbench.pipeline.params import config_errors
+from workbench.stages.seed.stage import Config, run
 
 ROWS = [
     {"instruction": "Name three rivers.", "skill": "geography"},
@@ -58,6 +59,6 @@ def test_sampling_and_run_limit_count_as_not_sampled(tmp_path, seed_file):
 def test_config_and_preflight_reject_unknown_or_always_on_rules(seed_file):
     with pytest.raises(ValueError, match="seed.rules: unknown rule 'flying'"):
         Config(rules=["flying"])
-    assert check_config({"source": seed_file, "rules": ["duplicate"]}) == [
+    assert config_errors("seed", {"source": seed_file, "rules": ["duplicate"]}) == [
         "seed.rules: 'duplicate' is always on in seed; leave it out of the list"]
-    assert check_config({"source": seed_file, "rules": ["too_long"]}) == []
+    assert config_errors("seed", {"source": seed_file, "rules": ["too_long"]}) == []

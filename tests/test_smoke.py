@@ -10,7 +10,7 @@ import pytest
 
 from workbench.core.io import read_json, read_jsonl
 from workbench.core.records import schema_errors
-from workbench.pipeline.runner import stage_order
+from workbench.pipeline.runs import stage_order
 
 REPO = Path(__file__).resolve().parent.parent
 

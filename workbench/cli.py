@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from workbench.core.run_folder import FILES
 from workbench.core.stage_table import REPO_ROOT
 from workbench.pipeline import params as P
 from workbench.pipeline import runner, runs
@@ -123,7 +124,7 @@ def export(
     format_: Annotated[str, typer.Option("--format", help="hf | jsonl | alpaca | sharegpt | messages | "
                                                           "prompt_completion | parquet")],
     out: Annotated[Path, typer.Option(help="folder to write the dataset and its README.md card into")],
-    selection: Annotated[bool, typer.Option("--selection", help="export 05_diversity/selection.jsonl instead of the dataset")] = False,
+    selection: Annotated[bool, typer.Option("--selection", help=f"export {FILES['selection']} instead of the dataset")] = False,
     allow_incomplete: Annotated[bool, typer.Option("--allow-incomplete", help="export even if a stage failed or "
                                                    "the dataset is empty; the card says so")] = False,
     push_to_hub: Annotated[str | None, typer.Option("--push-to-hub", metavar="OWNER/NAME",
@@ -172,6 +173,7 @@ def rules(stage: Annotated[str | None, typer.Argument(help="seed, evolve or filt
 
     if stage is not None and stage not in R.STAGES:
         _fail(f"unknown stage {stage!r} (rules belong to {', '.join(R.STAGES)})")
+    R.loaded()
     for row in R.listing(stage):
         typer.echo(f"{row['stage']:<7} {row['name']:<27} {row['switch']:<10} {row['doc']}")
 

@@ -1,17 +1,18 @@
 """Every drop is a named rule: seeds (01_seed), eliminations (02_evolve), filters (03_filter).
 
-A rule is a function of a row and its stage's context returning `Verdict(keep, reason,
-detail)`: datatrove's `(keep, reason)`, plus a detail for dropped.jsonl or the record. Every
-rule records its own name as the reason, so one name means one thing in every stage, and
-this registry is where each is documented (`workbench rules` prints it):
+A rule is declared once, beside its predicate, in its stage's `rules.py`, with the `@rule`
+decorator: the function's name is the rule's name and the reason it records, its docstring's
+first line the documentation `workbench rules` prints, `phase` where in the stage it runs.
+The check returns None to keep the row, or `drop(detail)`; the registry makes the
+`Verdict(keep, reason, detail)` (datatrove's `(keep, reason)` plus a detail for dropped.jsonl).
 
     switchable  listed in the stage's `rules:` param (seed.rules, evolve.rules, filter.rules);
                 a rule left out of the list is neither applied nor counted
     always on   a drop the stage cannot go on without (an unreadable cell, a non-text field, a
                 duplicate seed id, a failed model call); no list switches it off
 
-Stages apply their rules in registry order (the order below). Lengths have one name per
-unit: `too_long` is characters, `*_too_few_words` / `*_too_many_words` are words.
+Stages apply their rules in registry order. Lengths have one name per unit: `too_long` is
+characters, `*_too_few_words` / `*_too_many_words` are words.
 
     >>> first_drop(["too_long"], {"instruction": "x" * 9, "input": ""}, Limits(max_chars=8))
     Verdict(keep=False, reason='too_long', detail='9 characters, more than 8')
@@ -22,9 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
-
-from workbench.core.templates import has_template_marker
-from workbench.stages.evolve import eliminate as E
 
 STAGES = ("seed", "evolve", "filter")  # the params sections that hold a `rules:` list
 
@@ -38,6 +36,15 @@ class Verdict(NamedTuple):
 KEEP = Verdict(True)
 
 
+class Drop(NamedTuple):
+    detail: object = ""
+
+
+def drop(detail: object = "") -> Drop:
+    """What a rule's check returns to drop the row; the registry adds the rule's name."""
+    return Drop(detail)
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str  # also the reason it records
@@ -45,6 +52,7 @@ class Rule:
     switchable: tuple[str, ...] = ()  # stages whose `rules:` list turns it on or off
     always: tuple[str, ...] = ()  # stages that apply it unconditionally
     check: Callable[[dict, object], Verdict] | None = None  # None: decided where the work happens
+    phase: str = ""  # where in its stage it runs (02_evolve: instruction, answer, judge)
 
 
 RULES: dict[str, Rule] = {}
@@ -57,182 +65,65 @@ class Limits:
     max_chars: int
 
 
-def rule(name: str, switchable: Iterable[str] = (), always: Iterable[str] = ()):
-    """Register `check(row, ctx) -> Verdict` under `name`; its docstring's first line is the doc."""
+def rule(switchable: Iterable[str] = (), always: Iterable[str] = (), phase: str = ""):
+    """Register `check(row, ctx) -> None | Drop` under its function name."""
     def register(check):
-        RULES[name] = Rule(name, check.__doc__.strip().splitlines()[0], tuple(switchable), tuple(always), check)
-        return check
+        name = check.__name__
+
+        def verdict(row, ctx) -> Verdict:
+            out = check(row, ctx)
+            return KEEP if out is None else Verdict(False, name, out.detail)
+
+        verdict.__name__, verdict.__doc__ = name, check.__doc__
+        RULES[name] = Rule(name, check.__doc__.strip().splitlines()[0], tuple(switchable), tuple(always),
+                           verdict, phase)
+        return verdict
     return register
 
 
-def reason(name: str, always: Iterable[str], doc: str) -> None:
-    """Register an always-on reason decided where the work happens (a read, a model call)."""
+def reason(name: str, always: Iterable[str], doc: str) -> str:
+    """Register an always-on reason decided where the work happens (a read, a model call);
+    returns the name, for the code that records it."""
     RULES[name] = Rule(name, doc, (), tuple(always), None)
-
-
-def _drop(name: str, detail: object = "") -> Verdict:
-    return Verdict(False, name, detail)
-
-
-def _words(text: str | None) -> int:
-    return len((text or "").split())
-
-
-# --- 01_seed: decided while reading a row --------------------------------------------------
-reason("cell_too_long", ["seed"], "a CSV cell holds more characters than the csv reader's limit")
-reason("bad_id", ["seed"], "the id field holds neither text nor an integer")
-reason("duplicate_id", ["seed"], "the id field repeats an id seen earlier in the file")
-reason("missing_field", ["seed"], "the row has no instruction field and no conversation to take one from")
-reason("not_text", ["seed"], "a mapped field holds a value that is not a string")
+    return name
 
 
 # --- shared by 01_seed and 02_evolve --------------------------------------------------------
-@rule("empty", switchable=["evolve"], always=["seed"])
-def empty(row, ctx) -> Verdict:
+@rule(switchable=["evolve"], always=["seed"], phase="instruction")
+def empty(row, ctx):
     """the instruction is blank (an input alone is no task)"""
-    return KEEP if row["instruction"].strip() else _drop("empty")
+    return None if row["instruction"].strip() else drop()
 
 
-@rule("too_long", switchable=["seed", "evolve"])
-def too_long(row, ctx) -> Verdict:
+@rule(switchable=["seed", "evolve"], phase="instruction")
+def too_long(row, ctx):
     """characters of instruction + input above seed.max_chars / evolve.max_instruction_chars"""
     n = len(row["instruction"]) + len(row.get("input") or "")
-    return _drop("too_long", f"{n} characters, more than {ctx.max_chars}") if n > ctx.max_chars else KEEP
-
-
-@rule("template_marker", switchable=["seed"])
-def template_marker(row, ctx) -> Verdict:
-    """the seed holds a template's section marker (e.g. <<New Task>>) that would rewrite its prompt"""
-    return _drop("template_marker") if has_template_marker(row["instruction"] + "\n" + (row.get("input") or "")) else KEEP
-
-
-@rule("duplicate", always=["seed"])
-def duplicate(row, ctx) -> Verdict:
-    """the same instruction and input (after whitespace normalising) as an earlier seed: one id"""
-    return _drop("duplicate") if (row["instruction"], row.get("input") or "") in ctx.seen else KEEP
-
-
-reason("not_sampled", ["seed"], "left out when seed.n sampled fewer seeds than were kept")
-
-
-# --- 02_evolve: the evolved instruction -----------------------------------------------------
-@rule("unchanged", switchable=["evolve"])
-def unchanged(row, ctx) -> Verdict:
-    """the evolved instruction has the same words as its parent"""
-    same = row["instruction"] and E.unchanged(row["instruction"], row["parent_text"])
-    return _drop("unchanged") if same else KEEP
-
-
-@rule("prompt_leak", switchable=["evolve"])
-def prompt_leak(row, ctx) -> Verdict:
-    """the evolution holds template phrases (section labels, rule wording) its parent did not"""
-    if not row["instruction"]:
-        return KEEP
-    leaked, phrases = E.prompt_leak(row["instruction"], row["parent_text"], ctx.leak)
-    return _drop("prompt_leak", phrases) if leaked else KEEP
-
-
-@rule("input_lost", switchable=["evolve"])
-def input_lost(row, ctx) -> Verdict:
-    """complicate_input dropped the parent's input instead of building on it"""
-    return _drop("input_lost") if row["instruction"] and row.get("input_lost") else KEEP
-
-
-# --- 02_evolve: the answer ------------------------------------------------------------------
-@rule("empty_response", switchable=["evolve"])
-def empty_response(row, ctx) -> Verdict:
-    """the answer is blank"""
-    return KEEP if (row.get("response") or "").strip() else _drop("empty_response")
-
-
-@rule("sorry_short_response", switchable=["evolve"])
-def sorry_short_response(row, ctx) -> Verdict:
-    """the answer says "sorry" in fewer than evolve.sorry_max_words words"""
-    return _drop("sorry_short_response") if E.sorry_short(row["response"], ctx.sorry_max_words) else KEEP
-
-
-@rule("degenerate_response", switchable=["evolve"])
-def degenerate_response(row, ctx) -> Verdict:
-    """the answer is only punctuation and stop words"""
-    text = row["response"]
-    return _drop("degenerate_response") if text.strip() and E.degenerate(text) else KEEP
-
-
-# --- 02_evolve: the judge -------------------------------------------------------------------
-@rule("no_information_gain", switchable=["evolve"])
-def no_information_gain(row, ctx) -> Verdict:
-    """an LLM judge finds parent and evolution Equal"""
-    return _drop("no_information_gain") if row["checks"]["equal_judge"]["verdict"] == E.EQUAL else KEEP
-
-
-reason("judge_unparsable", ["evolve"], "no Equal / Not Equal verdict could be read, with "
-       "evolve.judge_unparsable: eliminate (applied only where no_information_gain is on)")
-reason("backend_error", ["evolve"], "the model call failed (status failed, never a default value)")
-
-
-# --- 03_filter --------------------------------------------------------------------------------
-@rule("instruction_too_few_words", switchable=["filter"])
-def instruction_too_few_words(row, ctx) -> Verdict:
-    """words of instruction + input below filter.min_instruction_words"""
-    n = _words(row["instruction"]) + _words(row.get("input"))
-    return _drop("instruction_too_few_words", f"{n} words") if n < ctx.min_instruction_words else KEEP
-
-
-@rule("instruction_too_many_words", switchable=["filter"])
-def instruction_too_many_words(row, ctx) -> Verdict:
-    """words of instruction + input above filter.max_instruction_words"""
-    n = _words(row["instruction"]) + _words(row.get("input"))
-    return _drop("instruction_too_many_words", f"{n} words") if n > ctx.max_instruction_words else KEEP
-
-
-@rule("response_too_few_words", switchable=["filter"])
-def response_too_few_words(row, ctx) -> Verdict:
-    """words of the answer below filter.min_response_words"""
-    n = _words(row.get("response"))
-    return _drop("response_too_few_words", f"{n} words") if n < ctx.min_response_words else KEEP
-
-
-@rule("response_too_many_words", switchable=["filter"])
-def response_too_many_words(row, ctx) -> Verdict:
-    """words of the answer above filter.max_response_words"""
-    n = _words(row.get("response"))
-    return _drop("response_too_many_words", f"{n} words") if n > ctx.max_response_words else KEEP
-
-
-@rule("contaminated", switchable=["filter"])
-def contaminated(row, ctx) -> Verdict:
-    """instruction + input shares a word filter.decontam_ngram-gram with an eval-set item"""
-    hit = ctx.eval_overlap(row)
-    return _drop("contaminated", f"eval item {hit[0]}: '{' '.join(hit[1])}'") if hit else KEEP
-
-
-@rule("exact_duplicate", switchable=["filter"])
-def exact_duplicate(row, ctx) -> Verdict:
-    """the same instruction + input as a kept row, ignoring case, spacing and punctuation"""
-    other = ctx.exact_duplicate_of(row)
-    return _drop("exact_duplicate", f"of {other}") if other else KEEP
-
-
-@rule("near_duplicate", switchable=["filter"])
-def near_duplicate(row, ctx) -> Verdict:
-    """character 5-gram Jaccard >= filter.near_dup_threshold with a kept row of another lineage"""
-    hit = ctx.near_duplicate_of(row)
-    return _drop("near_duplicate", f"of {hit[0]} (jaccard {hit[1]:.2f})") if hit else KEEP
+    return drop(f"{n} characters, more than {ctx.max_chars}") if n > ctx.max_chars else None
 
 
 # --- using the registry -----------------------------------------------------------------------
+
+def loaded() -> dict[str, Rule]:
+    """The registry with every stage's rules in it (each registers when its stage is imported)."""
+    from workbench.core.stage_table import pipeline
+
+    for spec in pipeline():
+        spec.config_class()
+    return RULES
+
 
 def switchable(stage: str) -> tuple[str, ...]:
     """The rules a stage's `rules:` list may name, in the order the stage applies them."""
     return tuple(n for n, r in RULES.items() if stage in r.switchable)
 
 
-def applied(stage: str, enabled: Iterable[str], among: Iterable[str] | None = None) -> tuple[str, ...]:
+def applied(stage: str, enabled: Iterable[str], phase: str | None = None) -> tuple[str, ...]:
     """Rules the stage runs, in registry order: its always-on ones with a check, plus `enabled`
-    (optionally only those in `among`, e.g. one phase of a stage)."""
-    on, among = set(enabled), set(among) if among is not None else None
+    (optionally only those of one phase)."""
+    on = set(enabled)
     return tuple(n for n, r in RULES.items() if r.check and (stage in r.always or (stage in r.switchable and n in on))
-                 and (among is None or n in among))
+                 and (phase is None or r.phase == phase))
 
 
 def first_drop(names: Iterable[str], row: dict, ctx) -> Verdict | None:

@@ -18,6 +18,7 @@ Papermill's own parameter reader (`papermill --help-notebook`) gives up on such 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import re
 import tokenize
@@ -144,3 +145,19 @@ def parse_params_source(src: str, first_line: int = 1, path: str = "<params>") -
             raise NotebookParamsError(f"{where}: {name}: no '=' in a help comment (papermill cannot read the line)")
         params[name] = Param(name, default, types, help_text, _parse_rule(help_text), first_line + node.lineno - 1)
     return params
+
+
+def config_disagreements(config_class, notebook: Path | str) -> list[str]:
+    """How a stage's Config differs from its notebook's parameters cell (run_dir aside): the
+    names, their order and their defaults must be the same; [] when they agree."""
+    cell = {k: p.default for k, p in read_params(notebook).items() if k != "run_dir"}
+    fields = {f.name: _plain(f.default) for f in dataclasses.fields(config_class)}
+    if list(fields) != list(cell):
+        return [f"{notebook}: parameters {list(cell)} but {config_class.__qualname__} fields {list(fields)}"]
+    return [f"{notebook}: {k} = {cell[k]!r} but {config_class.__qualname__}.{k} = {fields[k]!r}"
+            for k in cell if _plain(cell[k]) != fields[k]]
+
+
+def _plain(value):
+    """Tuples (a frozen Config's list defaults) compared as the notebook's lists, nested too."""
+    return [_plain(x) for x in value] if isinstance(value, tuple | list) else value

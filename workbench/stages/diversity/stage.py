@@ -41,7 +41,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.core.io import write_jsonl
 from workbench.core.records import full_text
 from workbench.stages.base import Stage
 from workbench.stages.diversity.config import Config
@@ -113,7 +112,7 @@ def run(st: Stage, cfg: Config, embedder=None, generator=None) -> Result:
     # neighbours and near duplicates
     scan = neighbour_scan(emb, pair_threshold=cfg.near_dup_threshold, knn_k=cfg.knn_k, seed=seed)
     groups = near_duplicate_groups(emb, cfg.near_dup_threshold, scan=scan)
-    write_jsonl(st.path("near_duplicates.jsonl"), near_duplicate_rows(groups, rows, scan))
+    st.write_rows("near_duplicates", near_duplicate_rows(groups, rows, scan))
     near_dup_info = {"threshold": cfg.near_dup_threshold, "knn_k": cfg.knn_k, "groups": len(groups),
                      "rows_in_groups": sum(len(g) for g in groups), "linking_pairs": int(len(scan.pairs))}
 
@@ -141,7 +140,7 @@ def run(st: Stage, cfg: Config, embedder=None, generator=None) -> Result:
         sel_file = CONVERSATION_FILES[0]
     selected, deita = deita_select(ids, sel_emb, scores, cfg.deita_tau, cfg.deita_budget)
     by_id = {r["id"]: r for r in rows}
-    write_jsonl(st.path("selection.jsonl"), [by_id[i] for i in selected])
+    st.write_rows("selection", [by_id[i] for i in selected])
     deita["kept_by_round"] = count_by_round(rows, set(selected))
 
     shown = sample_indices(len(rows), cfg.scatter_points, seed)

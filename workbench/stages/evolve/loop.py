@@ -2,14 +2,16 @@
 
     pool = seeds
     for round in 1..M:
-        every pool member is evolved with an op chosen from (run seed, record id, round)
+        the pool's members get ops in the proportions of evolve.op_weights (assign_ops),
+        each member evolved with its op
         the evolved instruction is answered, then the elimination rules run
         survivors replace their parent in the pool; a failed evolution leaves the parent
         in the pool, so it is evolved again next round (as in the paper)
 
 Every attempt is returned (kept, eliminated or failed, with reasons); the elimination rules
-are those of workbench/core/rules.py that `evolve.rules` lists, applied as their inputs arrive:
-the instruction rules before answering, the answer rules, then the judge. All model calls go through cached generators, so a resumed
+are those of rules.py that `evolve.rules` lists, applied by phase as their inputs arrive:
+the instruction rules before answering, the answer rules, then the judge. All model calls go
+through cached generators, so a resumed
 or repeated run makes no call that already succeeded.
 """
 
@@ -24,12 +26,8 @@ from workbench.core import rules as R
 from workbench.core import templates
 from workbench.core.records import full_text, new_evolution
 from workbench.llm import Generator, GenParams
-from workbench.stages.evolve import eliminate as E
+from workbench.stages.evolve import rules as E
 
-# The elimination rules of workbench/core/rules.py, by what they look at; evolve.rules switches them.
-INSTRUCTION_RULES = ("empty", "too_long", "unchanged", "prompt_leak", "input_lost")  # before answering
-ANSWER_RULES = ("empty_response", "sorry_short_response", "degenerate_response")
-JUDGE_RULES = ("no_information_gain",)  # one judge call per surviving evolution
 JUDGE_MAX_NEW_TOKENS = 8  # "Equal" / "Not Equal" and a little slack
 
 
@@ -100,7 +98,7 @@ def _user(text: str) -> list[dict]:
 
 
 def _fail(rec: dict, error: str | None) -> None:
-    rec["status"], rec["reasons"], rec["error"] = "failed", ["backend_error"], error
+    rec["status"], rec["reasons"], rec["error"] = "failed", [E.BACKEND_ERROR], error
 
 
 def _eliminate(rec: dict, drops: list[R.Verdict]) -> None:
@@ -120,8 +118,9 @@ class RoundContext:
     gens: dict
     checks: EvolveChecks
 
-    def rules(self, phase: tuple[str, ...]) -> tuple[str, ...]:
-        return R.applied("evolve", self.cfg.rules, among=phase)
+    def rules(self, phase: str) -> tuple[str, ...]:
+        """The rules evolve.rules turns on for one phase (instruction, answer, judge), in order."""
+        return R.applied("evolve", self.cfg.rules, phase=phase)
 
 
 @dataclass
@@ -191,7 +190,7 @@ def _one_round(pool: list[dict], picks: list[tuple[str, str | None]], round_: in
     prompts = [_user(evolution_prompt(op, p, fmt)) for p, (op, fmt) in zip(pool, picks)]
     gen = _round_gen(ctx.gens["evolve"], ctx.seed, round_)
     outs = ctx.evolver.generate(prompts, gen)
-    instruction_rules = ctx.rules(INSTRUCTION_RULES)
+    instruction_rules = ctx.rules("instruction")
     rows = []
     for parent, (op, fmt), c in zip(pool, picks, outs):
         text = clean_output(c.text) if c.ok else ""
@@ -215,7 +214,7 @@ def _one_round(pool: list[dict], picks: list[tuple[str, str | None]], round_: in
     # answer only what survived the instruction checks: no calls spent on doomed rows
     live = [(p, r) for p, r in rows if r["status"] == "kept"]
     answers = ctx.answerer.generate([_user(full_text(r)) for _, r in live], ctx.gens["answer"])
-    answer_rules = ctx.rules(ANSWER_RULES)
+    answer_rules = ctx.rules("answer")
     for (_, rec), c in zip(live, answers):
         rec["answer_model"], rec["answer_gen"] = ctx.answerer.model_id, ctx.gens["answer"].as_dict()
         if not c.ok:
@@ -223,7 +222,7 @@ def _one_round(pool: list[dict], picks: list[tuple[str, str | None]], round_: in
             continue
         rec["response"] = c.text
         _eliminate(rec, R.all_drops(answer_rules, rec, ctx.checks))
-    if ctx.rules(JUDGE_RULES) and ctx.judge is not None:
+    if ctx.rules("judge") and ctx.judge is not None:
         _judge_equal([(p, r) for p, r in rows if r["status"] == "kept"], ctx)
     return [r for _, r in rows]
 
@@ -249,6 +248,6 @@ def _judge_equal(live: list[tuple[dict, dict]], ctx: RoundContext) -> None:
                 continue
             check |= {"verdict": E.parse_equal_verdict(c.text), "source": "text", "raw": c.text}
         rec["checks"]["equal_judge"] = check
-        _eliminate(rec, R.all_drops(JUDGE_RULES, rec, ctx.checks))
+        _eliminate(rec, R.all_drops(ctx.rules("judge"), rec, ctx.checks))
         if check["verdict"] == E.UNPARSABLE and ctx.cfg.judge_unparsable == "eliminate":
-            _eliminate(rec, [R.Verdict(False, "judge_unparsable")])
+            _eliminate(rec, [R.Verdict(False, E.JUDGE_UNPARSABLE)])

@@ -38,7 +38,7 @@ from workbench.core.io import JsonlWriter, iter_jsonl, read_jsonl
 from workbench.core.records import OPS
 from workbench.core.run_folder import FILES
 from workbench.stages.base import Stage
-from workbench.stages.evolve import eliminate as E
+from workbench.stages.evolve import rules as E
 from workbench.stages.evolve.loop import run_evolution
 
 

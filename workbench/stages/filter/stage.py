@@ -32,6 +32,7 @@ from workbench.core.io import read_jsonl
 from workbench.core.records import full_text
 from workbench.data import data_path
 from workbench.stages.base import Stage
+from workbench.stages.filter import rules  # noqa: F401  (registers the rules filter.rules names)
 from workbench.stages.filter.filters import filter_dataset
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from workbench.core.io import write_json
 from workbench.core.records import VARIANTS, full_text
+from workbench.core.run_folder import FILES
 from workbench.llm.weights import TRAIN_SUMMARY
 
 # How a tuned model is saved (finetune.save_as). Training always runs in float32.
@@ -81,7 +82,7 @@ def variant_rows(dataset: list[dict], selection: list[dict] | None, variants: li
             out[v] = list(dataset)
         elif v == "selected":
             if selection is None:
-                raise FileNotFoundError("variant 'selected' needs 05_diversity/selection.jsonl; run 05_diversity first")
+                raise FileNotFoundError(f"variant 'selected' needs {FILES['selection']}; run 05_diversity first")
             out[v] = list(selection)
         else:
             raise ValueError(f"unknown variant {v!r} (known: {', '.join(VARIANTS)})")

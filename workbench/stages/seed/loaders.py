@@ -37,6 +37,7 @@ from workbench.core.fields import (
 from workbench.core.records import new_seed
 from workbench.core.tables import FORMATS, SourceError, TooLong, read_rows
 from workbench.data import BUNDLED, data_path
+from workbench.stages.seed import rules as SR
 
 HUMAN_ROLES = {"human", "user"}
 ASSISTANT_ROLES = {"gpt", "assistant", "model", "bot"}
@@ -165,7 +166,7 @@ def load_seeds(source: str = "bundled", fmt: str = "auto", fields: FieldMap | No
         for line, row in rows:
             out.rows_in += 1
             if isinstance(row, TooLong):
-                _drop(out, line, None, "cell_too_long", f"column {row.column!r} holds {row.chars} characters")
+                _drop(out, line, None, SR.CELL_TOO_LONG, f"column {row.column!r} holds {row.chars} characters")
                 continue
             rep.see(row, specs[1:])
             id_, reason, detail = resolve_id(row, specs[3], line, ids) if fm.id else (None, None, "")
@@ -178,7 +179,7 @@ def load_seeds(source: str = "bundled", fmt: str = "auto", fields: FieldMap | No
                 from_conversations += raw is not MISSING
             if raw is MISSING:
                 rep.missing["instruction"] += 1
-                _drop(out, line, id_, "missing_field", f"no {fm.instruction!r} field (has: {', '.join(map(str, row))[:200]})")
+                _drop(out, line, id_, SR.MISSING_FIELD, f"no {fm.instruction!r} field (has: {', '.join(map(str, row))[:200]})")
                 continue
             output = get_path(row, fm.output) if fm.output else MISSING
             values = {"instruction": raw, "input": get_path(row, fm.input) if fm.input else MISSING,
@@ -188,7 +189,7 @@ def load_seeds(source: str = "bundled", fmt: str = "auto", fields: FieldMap | No
                 texts[spec.key], problem = as_text(values[spec.key], spec)
                 problems += [problem] if problem else []
             if problems:
-                _drop(out, line, id_, "not_text", problems[0])
+                _drop(out, line, id_, SR.NOT_TEXT, problems[0])
                 continue
             instruction, input_ = normalise(texts["instruction"]), normalise(texts["input"])
             response = normalise(texts["output"]) or None if texts["output"] is not None else None
@@ -212,7 +213,7 @@ def load_seeds(source: str = "bundled", fmt: str = "auto", fields: FieldMap | No
         chosen = set(picked)
         not_picked = [r for i, r in enumerate(out.records) if i not in chosen]
         out.records = [out.records[i] for i in picked]
-        out.dropped += [{"row": None, "id": r.get("source_id"), "reason": "not_sampled",
+        out.dropped += [{"row": None, "id": r.get("source_id"), "reason": SR.NOT_SAMPLED,
                          "instruction": r["instruction"][:200]} for r in not_picked]
     return out
 

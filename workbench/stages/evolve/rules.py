@@ -1,14 +1,18 @@
-"""The elimination step's tests, used by the rules of workbench/core/rules.py (where each rule is
-named and documented): the WizardLM paper's four (an Equal judge, "sorry" + short,
-degenerate, leaked template words), whether an evolution is its parent unchanged, and where
-a parent's input goes in its child. Each returns a reason code when the evolution failed,
-else None.
+"""The elimination step of 02_evolve: each rule declared beside its predicate.
+
+The WizardLM paper's four (an Equal judge, "sorry" + short, degenerate, leaked template
+words), plus whether an evolution is its parent unchanged and where a parent's input goes in
+its child. Each rule has a phase: `instruction` rules run on the evolved instruction before
+it is answered, `answer` rules on the answer, `judge` rules after one judge call per
+surviving evolution. `empty` and `too_long` (instruction phase) are shared with 01_seed and
+live in core/rules.py; core/rules.py says how rules are declared and switched.
 """
 
 from __future__ import annotations
 
 import re
 
+from workbench.core.rules import drop, reason, rule
 from workbench.core.templates import phrase_pairs
 
 # Function words only: an answer made of nothing else says nothing.
@@ -66,31 +70,28 @@ def words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+(?:'[^\W_]+)?", text.lower())
 
 
-def sorry_short(response: str, max_words: int = 80) -> str | None:
-    return "sorry_short_response" if "sorry" in response.lower() and len(response.split()) < max_words else None
+def sorry_short(response: str, max_words: int = 80) -> bool:
+    return "sorry" in response.lower() and len(response.split()) < max_words
 
 
-def degenerate(response: str) -> str | None:
-    ws = words(response)
-    return "degenerate_response" if all(w in STOP_WORDS for w in ws) else None
+def degenerate(response: str) -> bool:
+    return all(w in STOP_WORDS for w in words(response))
 
 
-def prompt_leak(instruction: str, parent_text: str, vocabulary: frozenset[str]) -> tuple[str | None, list[str]]:
-    """-> ("prompt_leak", phrases) when the evolution holds template phrases its parent did not.
+def leaked_phrases(instruction: str, parent_text: str, vocabulary: frozenset[str]) -> list[str]:
+    """The template phrases the evolution holds and its parent did not.
 
     >>> v = frozenset({"new task", "rewritten task"})
-    >>> prompt_leak("Here's the #RewrittenTask: list 3 rivers", "List rivers", v)
-    ('prompt_leak', ['rewritten task'])
-    >>> prompt_leak("Add a new task with a due date", "Add a new task to my to-do app", v)
-    (None, [])
+    >>> leaked_phrases("Here's the #RewrittenTask: list 3 rivers", "List rivers", v)
+    ['rewritten task']
+    >>> leaked_phrases("Add a new task with a due date", "Add a new task to my to-do app", v)
+    []
     """
-    found = (phrase_pairs(instruction, STOP_WORDS) & vocabulary) - phrase_pairs(parent_text, STOP_WORDS)
-    return ("prompt_leak" if found else None), sorted(found)
+    return sorted((phrase_pairs(instruction, STOP_WORDS) & vocabulary) - phrase_pairs(parent_text, STOP_WORDS))
 
 
-def unchanged(instruction: str, parent_text: str) -> str | None:
-    norm = lambda s: " ".join(words(s))  # noqa: E731
-    return "unchanged" if norm(instruction) == norm(parent_text) else None
+def same_words(instruction: str, parent_text: str) -> bool:
+    return words(instruction) == words(parent_text)
 
 
 def _content_words(text: str) -> set[str]:
@@ -115,5 +116,55 @@ def split_input(op: str, output: str, parent_input: str) -> tuple[str, str, str 
     if wanted and len(wanted & _content_words(output)) >= 0.5 * len(wanted):
         return output, "", None
     if op == "complicate_input":
-        return output, "", "input_lost"
+        return output, "", input_lost.__name__
     return output, parent_input, None
+
+
+# --- the rules, in the order they run -------------------------------------------------------
+@rule(switchable=["evolve"], phase="instruction")
+def unchanged(row, ctx):
+    """the evolved instruction has the same words as its parent"""
+    return drop() if row["instruction"] and same_words(row["instruction"], row["parent_text"]) else None
+
+
+@rule(switchable=["evolve"], phase="instruction")
+def prompt_leak(row, ctx):
+    """the evolution holds template phrases (section labels, rule wording) its parent did not"""
+    leaked = row["instruction"] and leaked_phrases(row["instruction"], row["parent_text"], ctx.leak)
+    return drop(leaked) if leaked else None
+
+
+@rule(switchable=["evolve"], phase="instruction")
+def input_lost(row, ctx):
+    """complicate_input dropped the parent's input instead of building on it"""
+    return drop() if row["instruction"] and row.get("input_lost") else None
+
+
+@rule(switchable=["evolve"], phase="answer")
+def empty_response(row, ctx):
+    """the answer is blank"""
+    return None if (row.get("response") or "").strip() else drop()
+
+
+@rule(switchable=["evolve"], phase="answer")
+def sorry_short_response(row, ctx):
+    """the answer says "sorry" in fewer than evolve.sorry_max_words words"""
+    return drop() if sorry_short(row["response"], ctx.sorry_max_words) else None
+
+
+@rule(switchable=["evolve"], phase="answer")
+def degenerate_response(row, ctx):
+    """the answer is only punctuation and stop words"""
+    text = row["response"]
+    return drop() if text.strip() and degenerate(text) else None
+
+
+@rule(switchable=["evolve"], phase="judge")
+def no_information_gain(row, ctx):
+    """an LLM judge finds parent and evolution Equal"""
+    return drop() if row["checks"]["equal_judge"]["verdict"] == EQUAL else None
+
+
+JUDGE_UNPARSABLE = reason("judge_unparsable", ["evolve"], "no Equal / Not Equal verdict could be read, with "
+                          "evolve.judge_unparsable: eliminate (applied only where no_information_gain is on)")
+BACKEND_ERROR = reason("backend_error", ["evolve"], "the model call failed (status failed, never a default value)")
