@@ -26,7 +26,7 @@ import torch
 from workbench.llm import GenParams
 from workbench.llm.hf import EMBEDDED_ID, HFBackend, embedded_model_dir
 from workbench.llm.prefix_cache import PrefixStore
-from workbench.stages.evolve import loop as evolve
+from workbench.stages.evolve import loop as EV
 from workbench.stages.evolve.stage import Config
 from workbench.stages.seed.loaders import load_seeds
 
@@ -34,8 +34,8 @@ from workbench.stages.seed.loaders import load_seeds
 def evolution_prompts(n: int, offset: int = 0) -> tuple[list[list[dict]], list[str]]:
     seeds = load_seeds("bundled").records[offset:offset + n]
     cfg = Config()
-    picks = evolve.assign_ops(cfg, [s["id"] for s in seeds], 1, seed=0)
-    prompts = [[{"role": "user", "content": evolve.evolution_prompt(op, s, fmt)}] for s, (op, fmt) in zip(seeds, picks)]
+    picks = EV.assign_ops(cfg, [s["id"] for s in seeds], 1, seed=0)
+    prompts = [[{"role": "user", "content": EV.evolution_prompt(op, s, fmt)}] for s, (op, fmt) in zip(seeds, picks)]
     return prompts, [op if fmt is None else f"{op}/{fmt}" for op, fmt in picks]
 
 

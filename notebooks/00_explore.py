@@ -30,9 +30,9 @@ statuses = ["kept", "eliminated", "failed"]  # statuses ticked at start, from ke
 ops = []  # operations ticked at start; empty means every operation in the run
 
 # %%
-from workbench.explore import explore as E
+from workbench.explore import explore as EX
 
-ui = E.browser(run_dir, E.Config.from_namespace(globals()))
+ui = EX.browser(run_dir, EX.Config.from_namespace(globals()))
 ui.show()
 
 # %% [markdown]
@@ -41,25 +41,25 @@ ui.show()
 # `marks_for_unknown_ids` counts marks whose record is not in this run.
 
 # %%
-E.curation_counts(ui.run)
+EX.curation_counts(ui.run)
 
 # %% [markdown]
 # ## Eliminations per rule and op
 # A rule that dominates one operation points at a template or a threshold to look at.
 
 # %%
-E.eliminations_by_rule(ui.run).show()
+EX.eliminations_by_rule(ui.run).show()
 
 # %% [markdown]
 # ## Eliminations per round
 # Shares of each round's attempts: a rising share means later rounds strain the evolver.
 
 # %%
-E.eliminations_by_round(ui.run).show()
+EX.eliminations_by_round(ui.run).show()
 
 # %% [markdown]
 # ## Attempts per round and status
 # Kept attempts should not thin out to nothing by the last round.
 
 # %%
-E.status_by_round(ui.run)
+EX.status_by_round(ui.run)

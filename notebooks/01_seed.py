@@ -45,7 +45,6 @@ license = ""  # license of the seed set for dataset cards; empty: Apache-2.0 for
 # %%
 import plotly.express as px
 
-from workbench.core import plots
 from workbench.stages.base import open_stage
 from workbench.stages.seed.stage import Config, run
 
@@ -60,7 +59,5 @@ res = run(st, Config.from_namespace(globals()))
 
 # %%
 skills = res.stats["skills"]
-fig = px.bar(x=list(skills), y=list(skills.values()), labels={"x": "skill", "y": "seeds"},
-             title=f"{res.stats['kept']} seeds by skill")
-plots.save(fig, st.figures_dir() / "skills.html")
-fig.show()
+st.figure(px.bar(x=list(skills), y=list(skills.values()), labels={"x": "skill", "y": "seeds"},
+                 title=f"{res.stats['kept']} seeds by skill"), "skills")

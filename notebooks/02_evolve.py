@@ -64,12 +64,8 @@ res = run(st, Config.from_namespace(globals()))
 # collapses (the pool has become too long or odd to rewrite).
 
 # %%
-fig = plots.eliminations_by_rule(res.stats["by_rule_op_round"])
-plots.save(fig, st.figures_dir() / "eliminations_by_rule.html")
-fig.show()
-fig = plots.eliminations_by_round(res.stats["by_rule_op_round"], res.stats["attempts_by_op_round"])
-plots.save(fig, st.figures_dir() / "eliminations_by_round.html")
-fig.show()
+st.figure(plots.eliminations_by_rule(res.stats["by_rule_op_round"]), "eliminations_by_rule")
+st.figure(plots.eliminations_by_round(res.stats["by_rule_op_round"], res.stats["attempts_by_op_round"]), "eliminations_by_round")
 
 # %% [markdown]
 # ## The attempts themselves

@@ -46,13 +46,7 @@ res.stats
 # `contaminated` rows are eval items leaking into training data, worth reading one by one.
 
 # %%
-fig = plots.eliminations_by_rule(res.stats["by_reason_op_round"], "Rows dropped by the post-hoc filters, per reason and op")
-plots.save(fig, st.figures_dir() / "drops_by_reason.html")
-fig.show()
-fig = plots.eliminations_by_round(res.stats["by_reason_op_round"], res.stats["rows_by_op_round"],
-                                  "Share of rows dropped, per reason and round")
-plots.save(fig, st.figures_dir() / "drops_by_round.html")
-fig.show()
-fig = plots.eliminations_by_rule(res.evolve_stats.get("by_rule_op_round", {}), "02_evolve eliminations per rule and op")
-plots.save(fig, st.figures_dir() / "eliminations_by_rule.html")
-fig.show()
+st.figure(plots.eliminations_by_rule(res.stats["by_reason_op_round"], "Rows dropped by the post-hoc filters, per reason and op"), "drops_by_reason")
+st.figure(plots.eliminations_by_round(res.stats["by_reason_op_round"], res.stats["rows_by_op_round"],
+                                      "Share of rows dropped, per reason and round"), "drops_by_round")
+st.figure(plots.eliminations_by_rule(res.evolve_stats.get("by_rule_op_round", {}), "02_evolve eliminations per rule and op"), "eliminations_by_rule")

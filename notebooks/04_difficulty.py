@@ -67,24 +67,18 @@ res.validation
 # shown, not trusted.
 
 # %%
-fig = plots.share_histogram_by_round(res.rows, "difficulty", figure_title("Judge difficulty per round", verdict))
-plots.save(fig, st.figures_dir() / "difficulty_hist_by_round.html")
-fig.show()
+st.figure(plots.share_histogram_by_round(res.rows, "difficulty", figure_title("Judge difficulty per round", verdict)), "difficulty_hist_by_round")
 
 # %% [markdown]
 # Means with 95 % intervals: a rise counts only where the intervals of early and late rounds
 # do not overlap.
 
 # %%
-fig = plots.mean_with_ci(res.stats["difficulty"]["by_round"], figure_title("Mean judge difficulty per round (95% CI)", verdict), "round", "difficulty")
-plots.save(fig, st.figures_dir() / "difficulty_mean_by_round.html")
-fig.show()
+st.figure(plots.mean_with_ci(res.stats["difficulty"]["by_round"], figure_title("Mean judge difficulty per round (95% CI)", verdict), "round", "difficulty"), "difficulty_mean_by_round")
 
 # %% [markdown]
 # Per operation: which rewrites the judge finds hardest. An operation far below the others
 # may be producing rewrites that are longer but not harder.
 
 # %%
-fig = plots.mean_with_ci(res.stats["difficulty"]["by_op"], figure_title("Mean judge difficulty per operation (95% CI)", verdict), "operation", "difficulty", lines=False)
-plots.save(fig, st.figures_dir() / "difficulty_by_op.html")
-fig.show()
+st.figure(plots.mean_with_ci(res.stats["difficulty"]["by_op"], figure_title("Mean judge difficulty per operation (95% CI)", verdict), "operation", "difficulty", lines=False), "difficulty_by_op")

@@ -53,7 +53,6 @@ scatter_points = 5000  # most rows drawn in the scatter plot, a fixed-seed sampl
 hist_bins = 30  # bins of the nearest-neighbour distance histogram [>0]
 
 # %%
-from workbench.core import plots
 from workbench.stages.base import open_stage
 from workbench.stages.diversity import plots as DP
 from workbench.stages.diversity.stage import Config, run
@@ -68,9 +67,7 @@ res = run(st, Config.from_namespace(globals()))
 # supported) or overlaps it (undetermined). A group used whole has no interval of its own.
 
 # %%
-fig = DP.claim_figure(res.stats)
-plots.save(fig, st.figures_dir() / "equal_n_seeds_vs_evolved.html")
-fig.show()
+st.figure(DP.claim_figure(res.stats), "equal_n_seeds_vs_evolved")
 
 # %% [markdown]
 # ## Each round at equal n
@@ -78,9 +75,7 @@ fig.show()
 # rounds converge on similar rewrites. Intervals that overlap do not show a difference.
 
 # %%
-fig = DP.equal_n_figure(res.stats["equal_n"]["by_round"], "Each round at equal n")
-plots.save(fig, st.figures_dir() / "metrics_by_round.html")
-fig.show()
+st.figure(DP.equal_n_figure(res.stats["equal_n"]["by_round"], "Each round at equal n"), "metrics_by_round")
 
 # %% [markdown]
 # ## Nearest neighbours within and across lineages
@@ -88,13 +83,9 @@ fig.show()
 # distance: if it falls for evolved rows, different seeds are being rewritten into each other.
 
 # %%
-fig = DP.lineage_figure(res.stats["lineage"])
-plots.save(fig, st.figures_dir() / "lineage_nn_distance.html")
-fig.show()
-fig = DP.binned_histogram(res.stats["nn_distance_histogram"], "Distance to the nearest other row (whole set)",
-                          "cosine distance to the nearest neighbour")
-plots.save(fig, st.figures_dir() / "nn_distance_hist.html")
-fig.show()
+st.figure(DP.lineage_figure(res.stats["lineage"]), "lineage_nn_distance")
+st.figure(DP.binned_histogram(res.stats["nn_distance_histogram"], "Distance to the nearest other row (whole set)",
+                              "cosine distance to the nearest neighbour"), "nn_distance_hist")
 
 # %% [markdown]
 # ## The instructions in two dimensions
@@ -102,7 +93,5 @@ fig.show()
 # a round off on its own may be a template artefact worth reading.
 
 # %%
-fig = DP.projection_scatter(res.xy, res.xy_rounds, res.xy_hover,
-                            f"Instructions in 2-D ({projection}), {len(res.xy)} of {res.stats['rows']} rows, coloured by round")
-plots.save(fig, st.figures_dir() / "projection.html")
-fig.show()
+st.figure(DP.projection_scatter(res.xy, res.xy_rounds, res.xy_hover,
+                                f"Instructions in 2-D ({projection}), {len(res.xy)} of {res.stats['rows']} rows, coloured by round"), "projection")

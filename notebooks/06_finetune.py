@@ -40,7 +40,6 @@ bf16 = False  # mixed precision: matrix products in bfloat16 (autocast), weights
 save_as = "auto"  # how each tuned model is saved: the LoRA adapter alone (MBs), the whole model in bfloat16 (half size; rounding can undo small updates) or float32 (as trained); auto: adapter for lora, float32 for full {auto|adapter|bfloat16|float32}
 
 # %%
-from workbench.core import plots
 from workbench.stages.base import open_stage
 from workbench.stages.finetune.stage import Config, loss_figure, run
 
@@ -55,6 +54,4 @@ res.stats
 # start from the same base, so a much lower starting loss means easier (or more familiar) data.
 
 # %%
-fig = loss_figure(res.logs)
-plots.save(fig, st.figures_dir() / "loss.html")
-fig.show()
+st.figure(loss_figure(res.logs), "loss")

@@ -42,7 +42,6 @@ single_scoring = True  # also score each answer alone on 1-10
 verifiable = True  # run the verifiable instruction checks on items that declare them
 
 # %%
-from workbench.core import plots
 from workbench.stages.base import open_stage
 from workbench.stages.evaluate.stage import Config, figures, run
 
@@ -69,4 +68,4 @@ res.results["claims"]
 # title. Look for whether wins grow from easy to hard items: the paper's headline.
 
 # %%
-saved = plots.save_and_show(figures(res.results), st.figures_dir())
+saved = st.figures(figures(res.results))

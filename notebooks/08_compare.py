@@ -30,9 +30,9 @@ latest = 4  # how many of the latest runs to compare when no sweep or list is gi
 outputs = ""  # outputs folder that sweep.json paths are relative to; empty means the project's outputs/
 
 # %%
-from workbench.explore import compare as C
+from workbench.explore import compare as CMP
 
-runs = C.load(C.Config.from_namespace(globals()))  # prints what it compares, or why nothing
+runs = CMP.load(CMP.Config.from_namespace(globals()))  # prints what it compares, or why nothing
 runs.table()
 
 # %% [markdown]

@@ -7,26 +7,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from workbench.llm.base import Completion, GenParams  # noqa: E402
-
-
-class FakeBackend:
-    """Deterministic stand-in for a model: echoes a function of the prompt. Unit tests only."""
-
-    def __init__(self, reply=None, model_id="fake:echo", chunk_size=4):
-        self.model_id = model_id
-        self.chunk_size = chunk_size
-        self.calls = 0
-        self.reply = reply or (lambda text: f"echo: {text}")
-
-    def generate(self, prompts, gen: GenParams):
-        self.calls += len(prompts)
-        out = []
-        for messages in prompts:
-            text = self.reply(messages[-1]["content"])
-            out.append(Completion(text, prompt_tokens=len(messages[-1]["content"].split()),
-                                  completion_tokens=len(str(text).split())))
-        return out
+from fakes import FakeBackend  # noqa: E402
 
 
 @pytest.fixture

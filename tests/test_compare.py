@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from workbench.core.io import write_json
-from workbench.explore import compare as C
+from workbench.explore import compare as CMP
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,20 +33,20 @@ def fake_run(root: Path, name: str, rounds: int, temp: float, means: list[float]
 
 def test_summaries_legends_and_figures(tmp_path):
     runs = [fake_run(tmp_path, "a", 1, 0.7, [3.0, 4.0], 0.6), fake_run(tmp_path, "b", 2, 0.7, [3.0, 4.5, 5.0], 0.4)]
-    summaries = [C.summarise_run(r) for r in runs]
-    assert C.varying_params(summaries) == ["evolve.rounds"]
-    labels = C.legend_labels(summaries)
+    summaries = [CMP.summarise_run(r) for r in runs]
+    assert CMP.varying_params(summaries) == ["evolve.rounds"]
+    labels = CMP.legend_labels(summaries)
     assert labels == ["evolve.rounds=1", "evolve.rounds=2"]
-    fig = C.difficulty_by_round(summaries, labels)
+    fig = CMP.difficulty_by_round(summaries, labels)
     assert [t.name for t in fig.data] == [f"{lab} (judge not validated)" for lab in labels]
     assert list(fig.data[1].y) == [3.0, 4.5, 5.0]
-    assert list(C.elimination_rates(summaries, labels).data[0].y) == [0.3, 0.2]
-    win = C.win_rates(summaries, labels)
+    assert list(CMP.elimination_rates(summaries, labels).data[0].y) == [0.3, 0.2]
+    win = CMP.win_rates(summaries, labels)
     assert list(win.data[0].y) == [0.6, None, 0.3, 0.6]
     assert list(win.data[1].y) == [None] * 4 and win.data[1].name.endswith("(undetermined)")  # no number drawn
-    assert len(C.diversity_metrics(summaries, labels).data) == 0  # no 05 stats: no bars, no crash
-    assert C.table(summaries, labels)[1]["evolved_vs_seeds"] == 0.4
-    claims = C.claims(summaries, labels)
+    assert len(CMP.diversity_metrics(summaries, labels).data) == 0  # no 05 stats: no bars, no crash
+    assert CMP.table(summaries, labels)[1]["evolved_vs_seeds"] == 0.4
+    claims = CMP.claims(summaries, labels)
     assert [c["verdict"] for c in claims] == ["undetermined"] * 4 and claims[1]["evidence"]["interval"] == pytest.approx([0.4, 0.8])
 
 
@@ -65,23 +65,26 @@ def test_compare_notebook_runs_headless(tmp_path):
 
 
 def test_compare_finds_runs_from_the_project_wherever_the_kernel_starts(tmp_path, monkeypatch):
-    from workbench.core.run_folder import OUTPUTS, runs
-
-    monkeypatch.chdir(tmp_path)  # JupyterLab starts kernels in the notebook's folder, not the project's
-    dirs, where = C.run_dirs_of(C.Config())
-    assert dirs == [r.path for r in runs(OUTPUTS)][-4:] and str(OUTPUTS) in where
+    project = tmp_path / "project" / "outputs"  # the project's outputs/, with two runs in it
+    early = fake_run(project / "runs", "20251201-000000_p", 1, 0.0, [3.0], 0.5)
+    late = fake_run(project / "runs", "20251202-000000_q", 2, 0.0, [3.0], 0.5)
+    monkeypatch.setattr(CMP, "OUTPUTS", project)
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # JupyterLab starts kernels in the notebook's folder
+    dirs, where = CMP.run_dirs_of(CMP.Config())
+    assert dirs == [early, late] and str(project) in where
     a = fake_run(tmp_path / "runs", "20260101-000000_a", 1, 0.0, [3.0], 0.5)
     b = fake_run(tmp_path / "runs", "20260102-000000_b", 2, 0.0, [3.0], 0.5)
-    assert C.run_dirs_of(C.Config(outputs=str(tmp_path), latest=1))[0] == [b]
+    assert CMP.run_dirs_of(CMP.Config(outputs=str(tmp_path), latest=1))[0] == [b]
     lines = []
-    runs_ = C.load(C.Config(outputs=str(tmp_path)), log=lines.append)
+    runs_ = CMP.load(CMP.Config(outputs=str(tmp_path)), log=lines.append)
     assert runs_.dirs == [a, b] and lines == [f"comparing 2 runs from the latest runs under {tmp_path / 'runs'}"]
     assert list(runs_.table()["run"]) == ["evolve.rounds=1", "evolve.rounds=2"]
 
 
 def test_no_runs_says_so_and_draws_nothing(tmp_path):
     lines = []
-    runs_ = C.load(C.Config(outputs=str(tmp_path)), log=lines.append)
+    runs_ = CMP.load(CMP.Config(outputs=str(tmp_path)), log=lines.append)
     assert runs_.dirs == [] and len(lines) == 1 and lines[0].startswith("no runs to compare: none found in")
     assert "workbench run params/default.yaml" in lines[0]
     assert len(runs_.difficulty_by_round().data) == 0 and runs_.claims().empty

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from test_export import make_run  # the same small run folder the export tests use
+from export_fixtures import make_run  # the same small run folder the export tests use
 
 from workbench.core.io import BadLineError, read_jsonl
 from workbench.explore import curation as C

@@ -1,12 +1,12 @@
 import math
 
 import pytest
-from conftest import FakeBackend
+from fakes import FakeBackend
 
 from workbench.core import stats as S
-from workbench.core.rating import RATINGS, expected_rating, parse_rating
 from workbench.core.records import new_seed
 from workbench.llm import Generator
+from workbench.llm.rating import RATINGS, expected_rating, parse_rating
 from workbench.stages.difficulty import judge as D
 from workbench.stages.difficulty.ifd import assistant_header, ifd_scores
 

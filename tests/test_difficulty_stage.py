@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import FakeBackend
+from fakes import FakeBackend
 
 from workbench.core.io import read_json, read_jsonl, write_jsonl
 from workbench.core.records import new_evolution, new_seed

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import FakeBackend
 from diversity_fixtures import clustered, unit
+from fakes import FakeBackend
 
 from workbench.core.records import new_seed
 from workbench.llm import Generator

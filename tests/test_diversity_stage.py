@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 import yaml
-from conftest import FakeBackend
 from diversity_fixtures import hashing_embedder
+from fakes import FakeBackend
 
 from workbench.core.io import read_jsonl, write_jsonl
 from workbench.core.records import new_evolution, new_seed
@@ -15,8 +15,7 @@ from workbench.pipeline.nbparams import read_params
 from workbench.pipeline.params import config_errors
 from workbench.stages.base import Stage
 from workbench.stages.diversity import plots as DP
-from workbench.stages.diversity.config import Config
-from workbench.stages.diversity.stage import run
+from workbench.stages.diversity.stage import Config, run
 
 NOTEBOOK = __import__("pathlib").Path(__file__).resolve().parent.parent / "notebooks" / "05_diversity.py"
 TOPICS = ["river", "bread", "planet", "violin", "tax", "sorting", "poem", "virus", "bridge", "chess"]

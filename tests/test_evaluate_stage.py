@@ -1,7 +1,7 @@
-from conftest import FakeBackend
+from fakes import FakeBackend
 
 from workbench.llm import Generator
-from workbench.stages.evaluate import stage as ES
+from workbench.stages.evaluate import stage as EVS
 
 
 def test_failed_answers_are_errors_not_losses_and_the_claim_is_stated():
@@ -15,7 +15,7 @@ def test_failed_answers_are_errors_not_losses_and_the_claim_is_stated():
         return "A" if "good" in prompt.split("<<Reply A>>")[1].split("<<Reply B>>")[0] else "B"
 
     judge = Generator(FakeBackend(reply=fair))
-    results, samples = ES.evaluate(None, items, answers, [["evolved", "seeds"]], judge, "auto", 0.5, True, True)
+    results, samples = EVS.evaluate(None, items, answers, [["evolved", "seeds"]], judge, "auto", 0.5, True, True)
     o = results["pairs"]["evolved_vs_seeds"]["overall"]
     assert (o["win"], o["error"], o["loss"]) == (3, 1, 0) and o["headline"] == 1.0
     assert samples[2]["pairwise"]["evolved_vs_seeds"]["outcome"] == "error"
@@ -29,7 +29,7 @@ def test_no_items_is_a_plain_error():
     import pytest
 
     with pytest.raises(ValueError, match="no eval item"):
-        ES.evaluate(None, [], {}, [], Generator(FakeBackend()), "auto", 0.5, True, True)
+        EVS.evaluate(None, [], {}, [], Generator(FakeBackend()), "auto", 0.5, True, True)
 
 
 def test_run_on_a_run_folder_writes_results_and_samples_by_role(tmp_path):
@@ -51,13 +51,13 @@ def test_run_on_a_run_folder_writes_results_and_samples_by_role(tmp_path):
         return gen
 
     st.generator = generator
-    cfg = ES.Config(n=6, candidates=["hf:good", "hf:bad"], pairs=[["hf:good", "hf:bad"]], verifiable=False)
-    res = ES.run(st, cfg)
+    cfg = EVS.Config(n=6, candidates=["hf:good", "hf:bad"], pairs=[["hf:good", "hf:bad"]], verifiable=False)
+    res = EVS.run(st, cfg)
     results = read_json(st.folder.file("eval_results"))
     assert results["items"] == 6 and results["models"] == {"hf:good": "hf:good", "hf:bad": "hf:bad"}
     overall = results["pairs"]["hf:good_vs_hf:bad"]["overall"]
     assert overall["win"] == 6 and overall["loss"] == 0  # the judge prefers "good" in both orders
     assert {it["bucket"] for it in res.samples} == {"easy", "medium", "hard"}  # n spread over buckets
     assert len(read_jsonl(st.folder.file("eval_samples"))) == 6
-    assert [name for name, _ in ES.figures(results)] == ["hf:good_vs_hf:bad_by_bucket", "hf:good_vs_hf:bad_by_skill"]
+    assert [name for name, _ in EVS.figures(results)] == ["hf:good_vs_hf:bad_by_bucket", "hf:good_vs_hf:bad_by_skill"]
     assert read_json(st.path("stats.json"))["claims"] == results["claims"]

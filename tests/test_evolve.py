@@ -2,7 +2,7 @@ import re
 from collections import Counter
 
 import pytest
-from conftest import FakeBackend
+from fakes import FakeBackend, scripted_model
 
 from workbench.core import rules as R
 from workbench.core import templates
@@ -121,26 +121,6 @@ def test_check_config():
     assert config_errors("evolve", {"ops": ["deepening"], "op_weights": [0]})
     assert config_errors("evolve", {"ops": list(OPS), "op_weights": [1] * 6, "formats": ["YAML"]})
     assert config_errors("evolve", {"ops": list(OPS), "op_weights": [1] * 6, "formats": ["JSON"]}) == []
-
-
-def scripted_model(prompt: str) -> str:
-    """Evolves by appending a clause, answers at length, judges Not Equal — unless the seed
-    asks for a particular failure."""
-    if "<<Second Task>>" in prompt:
-        first = prompt.split("<<First Task>>")[1].split("<<Second Task>>")[0]
-        return "Equal" if "SAME" in first else "Not Equal"
-    if "<<New Task>>" in prompt:
-        original = prompt.split("<<Original Task>>")[1].split("<<New Task>>")[0].strip()
-        if "LEAK" in original:
-            return "New Task: " + original
-        if "UNCHANGED" in original:
-            return original
-        return f"{original} Explain each step in detail."
-    if "SORRY" in prompt:
-        return "Sorry, I can't do that."
-    if "DEGEN" in prompt:
-        return "the and of ..."
-    return "A careful answer " + "with detail " * 10
 
 
 def make_seeds(*texts):
@@ -282,6 +262,7 @@ def test_a_parent_evolved_again_gets_a_fresh_sample_but_a_rerun_hits_the_cache(t
     res = EV.run_evolution(make_seeds("Plain one."), cfg, gen, gen, gen)
     seeds_used = {r["gen"]["seed"] for r in res.records if r["round"]}
     assert len(seeds_used) == 3  # same parent, same op, three rounds: three different samples
+    assert seeds_used <= set(calls)  # and those seeds are what the backend was sent
     n = backend.calls
     EV.run_evolution(make_seeds("Plain one."), cfg, gen, gen, gen)
     assert backend.calls == n

@@ -1,9 +1,8 @@
 """workbench.stages.evolve.stage: 02_evolve on a run folder with a scripted model."""
 
 import pytest
-from conftest import FakeBackend
+from fakes import FakeBackend, scripted_model
 from stage_fixtures import make_stage
-from test_evolve import scripted_model
 
 from workbench.core import rules as R
 from workbench.core.io import read_jsonl

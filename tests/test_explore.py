@@ -1,5 +1,5 @@
 import pytest
-from conftest import FakeBackend
+from fakes import FakeBackend
 
 from workbench.core.io import write_json, write_jsonl
 from workbench.core.records import new_seed

@@ -5,7 +5,7 @@ so "save mark" silently did nothing; after a save it jumped to the seed while th
 "rejected", so a second click would have rejected the seed.
 """
 
-from test_export import make_run  # the same small run folder the export and curation tests use
+from export_fixtures import make_run  # the same small run folder the export and curation tests use
 
 from workbench.core.io import read_jsonl
 from workbench.explore import curation as C

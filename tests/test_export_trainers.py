@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_export import REPO, load_as_card_says, make_run
+from export_fixtures import REPO, load_as_card_says, make_run
 
 from workbench.core.io import read_jsonl, write_jsonl
 from workbench.core.records import new_evolution, new_seed

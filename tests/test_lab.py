@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -61,18 +61,19 @@ def test_executed_notebook_has_no_pairing_metadata(executed_run):
 def test_lab_serves_notebooks_run_folders_and_the_default_viewer(executed_run):
     port, token = free_port(), "wb-test-token"
     proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "lab", "--port", str(port), "--token", token],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                listing = get(f"{base}/api/contents/notebooks?token={token}")
+        # the server says when it listens (its log goes to stderr); an exit before that fails
+        log = []
+        for line in proc.stderr:
+            log.append(line)
+            if f":{port}/lab" in line:  # the URL lines that follow "is running at:"
                 break
-            except OSError:
-                assert proc.poll() is None, "jupyter lab exited"
-                assert time.monotonic() < deadline, "jupyter lab did not answer in 90 s"
-                time.sleep(1)
+        else:
+            pytest.fail(f"jupyter lab exited before serving:\n{''.join(log[-20:])}")
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep draining its log
+        listing = get(f"{base}/api/contents/notebooks?token={token}")
         kinds = {c["name"]: c["type"] for c in listing["content"]}
         py = {n for n in kinds if n.endswith(".py")}
         assert {"00_explore.py", "01_seed.py", "02_evolve.py"} <= py

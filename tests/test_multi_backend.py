@@ -90,24 +90,55 @@ def test_vllm_absent_gives_a_clear_error():
         load_backend("vllm:/models/x", {})
 
 
+# vLLM's documented signatures (docs.vllm.ai, "Inference Parameters" and the LLM class, v0.8):
+# the fake below takes exactly these keywords, so a misspelt or dropped argument is a TypeError,
+# as it would be against the real module.
+VLLM_LLM_ARGS = (
+    "model", "tokenizer", "tokenizer_mode", "skip_tokenizer_init", "trust_remote_code", "tensor_parallel_size",
+    "dtype", "quantization", "revision", "tokenizer_revision", "seed", "gpu_memory_utilization", "swap_space",
+    "cpu_offload_gb", "enforce_eager", "max_seq_len_to_capture", "task",
+    # engine arguments LLM passes on (EngineArgs)
+    "enable_prefix_caching", "max_model_len", "data_parallel_size", "pipeline_parallel_size", "max_num_seqs",
+)
+VLLM_SAMPLING_ARGS = (
+    "n", "best_of", "presence_penalty", "frequency_penalty", "repetition_penalty", "temperature", "top_p", "top_k",
+    "min_p", "seed", "stop", "stop_token_ids", "ignore_eos", "max_tokens", "min_tokens", "logprobs",
+    "prompt_logprobs", "detokenize", "skip_special_tokens", "spaces_between_special_tokens",
+    "include_stop_str_in_output", "truncate_prompt_tokens", "logit_bias", "allowed_token_ids", "bad_words",
+)
+VLLM_GENERATE_ARGS = ("prompts", "sampling_params", "prompt_token_ids", "use_tqdm", "lora_request", "priority")
+
+
+def _only(names, what):
+    def check(*args, **kw):
+        unknown = set(kw) - set(names)
+        if unknown:
+            raise TypeError(f"{what}() got unexpected keyword arguments {sorted(unknown)}")
+        return kw
+    return check
+
+
 def test_vllm_backend_maps_requests_and_outputs(monkeypatch):
     made = {}
+    sampling_args = _only(VLLM_SAMPLING_ARGS, "SamplingParams")
+    generate_args = _only(VLLM_GENERATE_ARGS, "LLM.generate")
 
     class LLM:
         def __init__(self, **kw):
-            made.update(kw)
+            made.update(_only(VLLM_LLM_ARGS, "LLM")(**kw))
 
         def get_tokenizer(self):
             return types.SimpleNamespace(apply_chat_template=lambda m, **kw: "<user>" + m[-1]["content"])
 
-        def generate(self, prompts, sampling, use_tqdm=True):
-            made["prompts"], made["sampling"] = prompts, sampling
+        def generate(self, prompts, sampling_params=None, **kw):
+            generate_args(**kw)
+            made["prompts"], made["sampling"] = prompts, sampling_params
             out = lambda t: types.SimpleNamespace(text=f" {t} ", token_ids=[1] * len(t))  # noqa: E731
             return [types.SimpleNamespace(prompt_token_ids=[0, 0], outputs=[out(p.upper())]) if "x" not in p
                     else types.SimpleNamespace(prompt_token_ids=[0], outputs=[]) for p in prompts]
 
     fake = types.ModuleType("vllm")
-    fake.LLM, fake.SamplingParams = LLM, lambda **kw: kw
+    fake.LLM, fake.SamplingParams = LLM, sampling_args
     monkeypatch.setitem(sys.modules, "vllm", fake)
     from workbench.llm.multi import VLLMBackend
 
@@ -119,6 +150,8 @@ def test_vllm_backend_maps_requests_and_outputs(monkeypatch):
     assert made["sampling"]["max_tokens"] == 5 and made["sampling"]["temperature"] == 0.0
     assert outs[0].text == "<USER>HI" and outs[0].completion_tokens == 8 and outs[0].prompt_tokens == 2
     assert not outs[1].ok and "no output" in outs[1].error
+    with pytest.raises(TypeError, match="max_new_tokens"):  # the check itself: a drifted name fails
+        sampling_args(max_new_tokens=5)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm is not installed")

@@ -32,7 +32,17 @@ def test_every_readme_command_uses_declared_options():
     for cmd in readme_commands():
         help_text = cli(cmd[0], "--help").stdout
         for opt in (a.split("=")[0] for a in cmd[1:] if a.startswith("--")):
-            assert opt in help_text, f"{' '.join(cmd)}: {opt} is not an option of `workbench {cmd[0]}`"
+            assert declares(help_text, opt), f"{' '.join(cmd)}: {opt} is not an option of `workbench {cmd[0]}`"
+
+
+def declares(help_text: str, option: str) -> bool:
+    """The option as a whole word: --out is not declared by --outputs."""
+    return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", help_text) is not None
+
+
+def test_an_option_is_matched_whole():
+    help_text = cli("run", "--help").stdout
+    assert declares(help_text, "--outputs") and not declares(help_text, "--out")
 
 
 def test_cheap_readme_commands_run_as_written():

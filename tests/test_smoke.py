@@ -66,7 +66,7 @@ def test_evolve_records_have_lineage_every_op_and_reasons(smoke_run):
     # no kept evolution holds template wording its parent did not have
     from workbench.core import templates
     from workbench.core.records import full_text
-    from workbench.stages.evolve import eliminate as E
+    from workbench.stages.evolve import rules as E
 
     vocab = templates.leak_vocabulary(tuple(sorted({r["op"] for r in evolved})), E.STOP_WORDS)
     by_id = {r["id"]: r for r in read_jsonl(smoke_run / "02_evolve" / "records.jsonl")}

@@ -50,12 +50,6 @@ def eliminations_by_round(by_rule_op_round: dict, attempts_by_op_round: dict,
     return fig
 
 
-def counts_bar(counts: dict, title: str, x_title: str = "", y_title: str = "count") -> go.Figure:
-    fig = go.Figure(go.Bar(x=[label(k) for k in counts], y=list(counts.values())))
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title)
-    return fig
-
-
 ASSETS_DIR = "figures_assets"  # in the run folder: one plotly.js for every figure of the run
 
 
@@ -94,52 +88,6 @@ def save(fig: go.Figure, path: Path | str) -> Path:
     fig.write_html(path, include_plotlyjs=Path(os.path.relpath(js, path.resolve().parent)).as_posix())
     static_figures.write_static(fig, path)
     return path
-
-
-def save_and_show(figures: list[tuple[str, go.Figure]], folder: Path | str) -> list[Path]:
-    """Save each (name, figure) as folder/<name>.html and show it, for a stage whose number of
-    figures depends on its params (one per comparison)."""
-    paths = []
-    for name, fig in figures:
-        paths.append(save(fig, Path(folder) / f"{name}.html"))
-        fig.show()
-    return paths
-
-
-def histogram_by_group(values_by_group: dict[str, list], bins, title: str, x_title: str) -> go.Figure:
-    """Counts per bin per group, computed here with numpy; the figure holds only the counts."""
-    import numpy as np
-
-    fig = go.Figure()
-    edges = np.asarray(bins, dtype=float)
-    centres = (edges[:-1] + edges[1:]) / 2
-    for group, values in values_by_group.items():
-        v = np.array([x for x in values if x is not None], dtype=float)
-        counts, _ = np.histogram(v, bins=edges)
-        fig.add_bar(name=f"{group} (n={len(v)})", x=centres, y=counts, width=(edges[1] - edges[0]) * 0.9 / max(len(values_by_group), 1))
-    fig.update_layout(barmode="group", title=title, xaxis_title=x_title, yaxis_title="count")
-    return fig
-
-
-def box_by_group(values_by_group: dict[str, list], title: str, y_title: str) -> go.Figure:
-    """Box plots from precomputed quartiles (no raw points stored)."""
-    import numpy as np
-
-    groups, q1, med, q3, lo, hi = [], [], [], [], [], []
-    for group, values in values_by_group.items():
-        v = np.array([x for x in values if x is not None], dtype=float)
-        if len(v) == 0:
-            continue
-        a, b, c = np.percentile(v, [25, 50, 75])
-        groups.append(f"{group} (n={len(v)})")
-        q1.append(a)
-        med.append(b)
-        q3.append(c)
-        lo.append(float(v.min()))
-        hi.append(float(v.max()))
-    fig = go.Figure(go.Box(x=groups, q1=q1, median=med, q3=q3, lowerfence=lo, upperfence=hi, boxpoints=False))
-    fig.update_layout(title=title, yaxis_title=y_title)
-    return fig
 
 
 def mean_with_ci(summary: dict[str, dict], title: str, x_title: str, y_title: str, lines: bool = True) -> go.Figure:

@@ -14,7 +14,7 @@ import ipywidgets as w
 
 from workbench.core.run_folder import OUTPUTS, MissingInputError, RunFolder, runs
 from workbench.explore import curation as C
-from workbench.explore import explore as E
+from workbench.explore import explore as EX
 
 
 def run_choices(run_dir: Path | str = "", outputs: Path = OUTPUTS) -> tuple[list[tuple[str, str]], str | None]:
@@ -28,8 +28,8 @@ def run_choices(run_dir: Path | str = "", outputs: Path = OUTPUTS) -> tuple[list
 
 
 class Explorer:
-    def __init__(self, run_dir: Path | str = "", cfg: E.Config | None = None, outputs: Path = OUTPUTS):
-        self.cfg = cfg or E.Config()
+    def __init__(self, run_dir: Path | str = "", cfg: EX.Config | None = None, outputs: Path = OUTPUTS):
+        self.cfg = cfg or EX.Config()
         self.records: list[dict] = []
         self._filling_seeds = False
         self.marks: dict = {}
@@ -37,7 +37,7 @@ class Explorer:
         self.run_pick = w.Dropdown(options=choices, value=chosen, description="run", layout=w.Layout(width="90%"))
         self.seed_pick = w.Dropdown(description="seed", layout=w.Layout(width="90%"))
         self.status_boxes = {s: w.Checkbox(value=s in self.cfg.statuses, description=s, indent=False,
-                                           layout=w.Layout(width="auto")) for s in E.STATUSES}
+                                           layout=w.Layout(width="auto")) for s in EX.STATUSES}
         self.op_boxes: dict[str, w.Checkbox] = {}
         self.op_row = w.HBox()
         self.round_pick = w.IntRangeSlider(value=(0, 1), min=0, max=1, description="rounds")
@@ -72,7 +72,7 @@ class Explorer:
     def open_run(self) -> None:
         """Load the picked run's records and marks; rebuild the seed picker and op checkboxes."""
         try:
-            self.records = E.load_records(self.run) if self.run_pick.value else []
+            self.records = EX.load_records(self.run) if self.run_pick.value else []
             self.marks = C.load_marks(self.run) if self.run_pick.value else {}
             problem = None if self.records else "no runs yet: start one with `workbench run params/default.yaml`"
         except MissingInputError as e:
@@ -91,9 +91,9 @@ class Explorer:
             self.tree.value = f"<i>{problem}</i>"
 
     def _fill_seeds(self) -> None:
-        counts = E.seed_counts(self.records, self.marks)
+        counts = EX.seed_counts(self.records, self.marks)
         keep = self.seed_pick.value
-        options = [(E.seed_label(s, counts[s["root_id"]]), s["id"]) for s in self.records if s["round"] == 0]
+        options = [(EX.seed_label(s, counts[s["root_id"]]), s["id"]) for s in self.records if s["round"] == 0]
         # new options first select another seed for a moment; refreshing for that seed would lose the
         # record picked under the tree, so the transient is not shown and one refresh follows
         self._filling_seeds = True
@@ -115,16 +115,16 @@ class Explorer:
         if self.seed_pick.value is None:
             self.tree.value, self.record_pick.options, self.counts.value = "<i>no seeds in this run</i>", [], ""
             return
-        self.tree.value = E.tree_html(self.records, self.seed_pick.value, self.marks, **self.filters())
+        self.tree.value = EX.tree_html(self.records, self.seed_pick.value, self.marks, **self.filters())
         keep = self.record_pick.value
         options = [(f"round {r['round']} · {r['op'] or 'seed'} · {r['instruction'][:60]}", r["id"])
-                   for _, r in E.lineage(self.records, self.seed_pick.value, **self.filters())]
+                   for _, r in EX.lineage(self.records, self.seed_pick.value, **self.filters())]
         self.record_pick.options = options
         # ipywidgets 8 leaves a Dropdown blank when its first options arrive, and jumps to the first
         # entry when they change: keep the record on screen, so "save mark" marks what the picker shows
         ids = [v for _, v in options]
         self.record_pick.value = keep if keep in ids else (ids[0] if ids else None)
-        self.counts.value = E.curation_summary_html(self.marks, self.records, self.seed_pick.value)
+        self.counts.value = EX.curation_summary_html(self.marks, self.records, self.seed_pick.value)
 
     def save_mark(self, *_) -> None:
         if self.record_pick.value is None:

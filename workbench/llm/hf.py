@@ -127,7 +127,7 @@ class HFBackend:
         """
         import torch
 
-        from workbench.llm.prefix_cache import prefill_shared
+        from workbench.llm.prefix_cache import cache_arg, kv_of, prefill_shared
 
         tok = self.tokenizer
         token_seqs = {c: tuple(tok(c, add_special_tokens=False).input_ids) for c in choices}
@@ -145,13 +145,13 @@ class HFBackend:
                     res = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
                                      use_cache=True)
                 positions = (mask.cumsum(-1) - 1).clamp(min=0)  # real tokens only: left padding shifts nothing
-                cache = res.past_key_values
+                cache = kv_of(res)
                 logp_after = {(): torch.log_softmax(res.logits[:, -1, :].float(), dim=-1)}
                 for prefix in prefixes:
                     ext = torch.tensor([list(prefix)] * len(batch))
                     more = self.model(input_ids=ext, attention_mask=torch.cat([mask, torch.ones_like(ext)], dim=1),
                                       position_ids=positions[:, -1:] + torch.arange(1, len(prefix) + 1),
-                                      past_key_values=cache, use_cache=True)
+                                      **cache_arg(self.model, cache), use_cache=True)
                     logp_after[prefix] = torch.log_softmax(more.logits[:, -1, :].float(), dim=-1)
                     cache.crop(-len(prefix))  # back to the prompt alone
             p_stop = {prefix: lp.exp()[:, stop].sum(-1) for prefix, lp in logp_after.items() if prefix}

@@ -19,6 +19,7 @@ import queue
 import threading
 from collections.abc import Iterator
 
+from workbench.core.run_section import with_defaults
 from workbench.llm.base import BackendError, Completion, GenParams, Messages
 
 
@@ -141,11 +142,11 @@ def _one(server, messages: Messages, gen: GenParams) -> Completion:
 def openai_pool(model: str, url: str, run: dict) -> ServerPool:
     from workbench.llm.openai_backend import OpenAIBackend
 
-    servers = [OpenAIBackend(model, u, api_key_env=run.get("api_key_env", "OPENAI_API_KEY"),
-                             max_concurrency=run.get("max_concurrency", 8), max_retries=run.get("max_retries", 5),
-                             timeout=run.get("request_timeout", 120.0))
+    run = with_defaults(run)
+    servers = [OpenAIBackend(model, u, api_key_env=run["api_key_env"], max_concurrency=run["max_concurrency"],
+                             max_retries=run["max_retries"], timeout=run["request_timeout"])
                for u in split_urls(url)]
-    return ServerPool(servers, max_concurrency=run.get("max_concurrency", 8))
+    return ServerPool(servers, max_concurrency=run["max_concurrency"])
 
 
 class VLLMBackend:

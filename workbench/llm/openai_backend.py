@@ -52,7 +52,7 @@ def retry_after_seconds(headers) -> float | None:
 class OpenAIBackend:
     def __init__(self, model: str, base_url: str, api_key_env: str = "OPENAI_API_KEY",
                  max_concurrency: int = 8, max_retries: int = 5, timeout: float = 120.0,
-                 backoff_base: float = 1.0, backoff_max: float = 60.0):
+                 backoff_base: float = 1.0, backoff_max: float = 60.0, sleep=time.sleep):
         self.model = model
         self.model_id = f"openai:{model}@{base_url}"
         self.max_concurrency = max_concurrency
@@ -60,6 +60,7 @@ class OpenAIBackend:
         self.max_retries = max_retries
         self.timeout = timeout
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.sleep = sleep  # the wait between attempts; tests pass a recorder
         # local servers accept any key; hosted ones need the env var set
         key = os.environ.get(api_key_env) or ""
         self._secret = key if len(key) >= 4 else None
@@ -140,7 +141,7 @@ class OpenAIBackend:
             if wait is None:
                 wait = min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
             self.retries += 1
-            time.sleep(min(wait, self.backoff_max))
+            self.sleep(min(wait, self.backoff_max))
         return None, self.scrub(f"gave up after {self.max_retries + 1} attempts: {last}")
 
 

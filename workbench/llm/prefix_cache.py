@@ -22,6 +22,8 @@ complicate_input demonstration) padded every row to its length and widened decod
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -137,8 +139,25 @@ def _extend(model, layers: list[tuple] | None, tokens: tuple, start: int) -> lis
     ids = torch.tensor([list(tokens)], device=model.device)
     positions = torch.arange(start, start + len(tokens), device=model.device)[None]
     with torch.inference_mode():
-        out = model(input_ids=ids, position_ids=positions, past_key_values=past, use_cache=True)
-    return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        out = model(input_ids=ids, position_ids=positions, **cache_arg(model, past), use_cache=True)
+    return [(layer.keys, layer.values) for layer in kv_of(out).layers]
+
+
+def cache_arg(model, cache) -> dict:
+    """The KV-cache keyword argument: `cache` where this transformers takes it (5.x, which
+    deprecates `past_key_values` and drops it in 5.40), else `past_key_values`."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT wrapper passes kwargs on
+    return {_cache_keyword(type(base)): cache}
+
+
+@functools.cache
+def _cache_keyword(model_class) -> str:
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
+
+
+def kv_of(output):
+    """The KV cache a forward pass returned, under either name."""
+    return output.cache if getattr(output, "cache", None) is not None else output.past_key_values
 
 
 def as_cache(model, layers: list[tuple]):
@@ -187,8 +206,8 @@ def _tail_batch(model, tails: list[list[int]], p: int, kv) -> list[list[tuple]]:
     positions = torch.arange(p, p + longest, device=model.device).expand(k_rows, -1)
     past = as_cache(model, [(k.expand(k_rows, -1, -1, -1), v.expand(k_rows, -1, -1, -1)) for k, v in kv]) if kv else None
     with torch.inference_mode():
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=past, use_cache=True)
-    layers = out.past_key_values.layers
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, **cache_arg(model, past), use_cache=True)
+    layers = kv_of(out).layers
     return [[(layer.keys[j, :, :p + len(t)], layer.values[j, :, :p + len(t)]) for layer in layers]
             for j, t in enumerate(tails)]
 
@@ -235,7 +254,7 @@ def generate_shared(model, seqs: list[list[int]], store: PrefixStore, pad_id: in
     groups = group_by_prefix(seqs)
     ids, mask, cache = assemble(model, seqs, groups, store, pad_id)
     with torch.inference_mode():
-        out = model.generate(input_ids=ids, attention_mask=mask, past_key_values=cache,
+        out = model.generate(input_ids=ids, attention_mask=mask, **cache_arg(model, cache),
                              pad_token_id=pad_id, **generate_kwargs)
     return out[:, ids.shape[1]:].tolist()
 
@@ -251,5 +270,5 @@ def prefill_shared(model, seqs: list[list[int]], store: PrefixStore, pad_id: int
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     with torch.inference_mode():
         out = model(input_ids=ids[:, start:], attention_mask=mask, position_ids=positions[:, start:],
-                    past_key_values=cache, use_cache=True)
+                    **cache_arg(model, cache), use_cache=True)
     return out, mask

@@ -14,6 +14,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+from workbench.core.run_section import with_defaults
 from workbench.llm.base import BackendError
 from workbench.llm.cache import ResponseCache
 from workbench.llm.generator import Generator
@@ -88,7 +89,8 @@ def load_backend(model: str, run: dict):
         from workbench.llm.multi import openai_pool
 
         return openai_pool(name, url, run)
-    batch_size, dtype = run.get("batch_size", 16), run.get("dtype", "auto")
+    run = with_defaults(run)
+    batch_size, dtype = run["batch_size"], run["dtype"]
     key = (kind, name, batch_size, dtype)
     if kind == "vllm" and key not in _LOADED:
         from workbench.llm.multi import VLLMBackend
@@ -108,6 +110,7 @@ def get_generator(model: str, run: dict, cache_file: Path | str | None, **progre
     """A generator for `model` configured by the run section of the params, in front of the
     response cache at `cache_file` (none when None or run.cache is off); `progress` goes to
     Generator (tracker, bar)."""
+    run = with_defaults(run)
     backend = load_backend(model or run["model"], run)
     cache = ResponseCache(Path(cache_file)) if cache_file is not None and run["cache"] else None
     return Generator(backend, cache, **progress)

@@ -1,7 +1,7 @@
 """Params: one YAML file per run, validated strictly before any work starts.
 
     include: base.yaml          # optional; this file's keys override the base's
-    run:      {name, seed, limit, model, ...}    # RUN_SECTION below
+    run:      {name, seed, limit, model, ...}    # core/run_section.py
     seed:     {...}             # keys of notebooks/01_seed.py's parameters cell
     evolve:   {...}             # keys of notebooks/02_evolve.py's parameters cell
     ...                         # one section per stage of core/stage_table.py
@@ -29,24 +29,12 @@ from pathlib import Path
 import yaml
 
 from workbench.core.config import ConfigError
+from workbench.core.run_section import RUN_SECTION
 from workbench.core.stage_table import pipeline, stage
 from workbench.pipeline.nbparams import Param, parse_params_source, read_params
 
-# The run section, written like a parameters cell so it is parsed and checked the same way.
-RUN_SECTION = """
-name = "run"  # short name, part of the run folder name
-seed = 0  # run seed: sampling, op choice, shuffles [min 0]
-limit = 0  # cap on items each stage processes, for quick runs; 0 means no cap [min 0]
-model = "embedded"  # default model for every stage: embedded | hf:<path or name> | openai:<model>@<base_url>
-batch_size = 16  # prompts per generate() call for local models [>0]
-dtype = "auto"  # local model weights: auto (float32 on CPU, the checkpoint's on GPU), float32, or bfloat16 (faster on CPU, changes some outputs) {auto|float32|bfloat16}
-api_key_env = "OPENAI_API_KEY"  # env var holding the API key for openai: models (never written to disk)
-max_concurrency = 8  # parallel requests to an OpenAI-compatible server [>0]
-max_retries = 5  # retries per request on 429/5xx/timeouts [min 0]
-request_timeout = 120.0  # seconds before one request times out [>0]
-cache = True  # reuse cached model responses (outputs/cache/responses.sqlite)
-"""
-RUN_PARAMS: dict[str, Param] = parse_params_source(RUN_SECTION.strip("\n"), 1, "workbench/pipeline/params.py:RUN_SECTION")
+# The run section (core/run_section.py), parsed and checked like a parameters cell.
+RUN_PARAMS: dict[str, Param] = parse_params_source(RUN_SECTION.strip("\n"), 1, "workbench/core/run_section.py:RUN_SECTION")
 
 
 class ParamsError(ValueError):

@@ -9,6 +9,7 @@ installed package versions and every stage's state; runner.py executes the stage
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import platform
 import re
@@ -43,6 +44,30 @@ def git_info(root: Path = REPO_ROOT) -> dict:
     if sha.returncode != 0:
         return {"sha": None, "dirty": None}
     return {"sha": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+CONSTRAINTS = REPO_ROOT / "constraints.txt"  # the versions `make setup` installs
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def environment(constraints: Path = CONSTRAINTS) -> dict:
+    """What was installed: a hash over every distribution==version, and each package whose
+    version differs from the set-up's constraints (a run made outside `make` says so)."""
+    have = {_canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    listing = "\n".join(f"{n}=={v}" for n, v in sorted(have.items()))
+    pinned = {}
+    if constraints.is_file():
+        for line in constraints.read_text(encoding="utf-8").splitlines():
+            name, sep, version = line.strip().partition("==")
+            if sep and not name.startswith("#"):
+                pinned[_canonical(name)] = version
+    off = {n: {"constraint": v, "installed": have.get(n)} for n, v in sorted(pinned.items())
+           if (have.get(n) or "").split("+")[0] != v}
+    return {"distributions": len(have), "sha256": hashlib.sha256(listing.encode()).hexdigest()[:16],
+            "constraints": constraints.name if constraints.is_file() else None, "off_constraints": off}
 
 
 def package_versions() -> dict:
@@ -118,7 +143,7 @@ def new_folder(parent: Path, name: str) -> Path:
 def check_outputs(outputs: Path, resolved: dict) -> None:
     """Before any work: the run folder's parent and the response cache must take writes."""
     check_writable(outputs / "runs", "outputs folder")
-    if resolved["run"].get("cache", True):
+    if resolved["run"]["cache"]:
         check_cache_writable(cache_file(outputs))
 
 
@@ -131,6 +156,7 @@ def create_run(resolved: dict, outputs: Path, params_file: str, sets: list[str],
     run.save_manifest({
         "run_id": run.name, "created": utc_now(), "params_file": params_file, "sets": sets,
         "params_hash": phash, "params": resolved, "git": git_info(), "packages": package_versions(),
+        "environment": environment(),
         "requested_stages": stages or stage_order(),
         "stages": {s: {"status": "pending"} for s in stage_order()},
     })

@@ -41,7 +41,7 @@ class Stage:
 
     @property
     def limit(self) -> int:
-        return int(self.run.get("limit") or 0)
+        return int(self.run["limit"])
 
     def capped(self, rows: list[dict], by: str = "round", limit: int = 0) -> list[dict]:
         """At most `limit` rows (default run.limit; the smaller when both are set), taken in
@@ -66,6 +66,18 @@ class Stage:
         d = self.folder.figures_dir(self.name)
         d.mkdir(exist_ok=True)
         return d
+
+    def figure(self, fig, name: str) -> Path:
+        """Save a figure as figures/<name>.html (with its PNG and SVG) and show it."""
+        from workbench.core import plots
+
+        path = plots.save(fig, self.figures_dir() / f"{name}.html")
+        fig.show()
+        return path
+
+    def figures(self, named: list[tuple[str, object]]) -> list[Path]:
+        """figure() for each (name, figure): a stage whose number of figures depends on its params."""
+        return [self.figure(fig, name) for name, fig in named]
 
     def rows(self, role: str) -> list[dict]:
         """Rows of an earlier stage's file, by role; MissingInputError naming the stage to run."""

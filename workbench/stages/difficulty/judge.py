@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 
 from workbench.core import templates
-from workbench.core.rating import rate
 from workbench.core.records import full_text
 from workbench.core.stats import mean_ci, spearman, verdict
+from workbench.llm.rating import rate
 
 CONSTRAINT_MARKERS = re.compile(
     r"\b(must|should|exactly|at least|at most|no more than|fewer than|less than|without|only|"

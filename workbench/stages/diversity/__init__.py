@@ -10,16 +10,15 @@ One job per module:
     selection    Deita selection: complexity x quality, similarity cap, budget
     projection   2-D PCA / UMAP for the scatter plot
     embed        sentence-transformers embeddings, offline, cached in the stage folder
-    config       the stage's Config (= the notebook's parameters) and its checks
     rows         which rows the stage reads, their scores, near-duplicate rows
-    stage        the stage itself: run(st, cfg) reads, computes, writes (see its docstring)
+    stage        the stage itself: its Config (= the notebook's parameters, with its checks)
+                 and run(st, cfg), which reads, computes, writes (see its docstring)
     plots        the figures
 
 Importing this package is light (numpy only): faiss, torch and plotly load where used.
 """
 
 from workbench.stages.diversity.blocked import cpu_has_bf16
-from workbench.stages.diversity.config import Config
 from workbench.stages.diversity.equal_n import diversity_claim, equal_n_compare
 from workbench.stages.diversity.groups import (
     group_masks,
@@ -41,7 +40,7 @@ from workbench.stages.diversity.projection import project_2d, umap_available
 from workbench.stages.diversity.selection import deita_select, selection_scores
 
 __all__ = [
-    "EXACT_MAX", "Config", "NeighbourScan", "cluster_coverage", "cluster_entropy", "components",
+    "EXACT_MAX", "NeighbourScan", "cluster_coverage", "cluster_entropy", "components",
     "cpu_has_bf16", "deita_select", "diversity_claim", "equal_n_compare", "group_masks", "group_metrics",
     "kmeans_labels", "lineage_distances", "lineage_nn_similarity", "mean_pairwise_cosine_distance",
     "metrics_by_group", "near_duplicate_groups", "neighbour_scan", "normalize", "project_2d", "selection_scores",

@@ -26,8 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from workbench.core import templates
-from workbench.core.rating import rate
 from workbench.core.records import full_text
+from workbench.llm.rating import rate
 from workbench.stages.diversity.metrics import as_unit
 
 SELECTION_SCORES = ("auto", "complexity_x_quality", "complexity")

@@ -38,19 +38,25 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from workbench.core.config import StageConfig
 from workbench.core.records import full_text
 from workbench.stages.base import Stage
-from workbench.stages.diversity.config import Config
 from workbench.stages.diversity.embed import cached_embeddings
 from workbench.stages.diversity.equal_n import diversity_claim, equal_n_compare
 from workbench.stages.diversity.groups import group_masks, lineage_distances, metrics_by_group
 from workbench.stages.diversity.kmeans import kmeans_labels
 from workbench.stages.diversity.neighbours import near_duplicate_groups, neighbour_scan
 from workbench.stages.diversity.plots import binned_by_group, sample_indices
-from workbench.stages.diversity.projection import project_2d
+from workbench.stages.diversity.projection import (
+    PROJECTIONS,
+    UMAP_MISSING,
+    project_2d,
+    umap_available,
+)
 from workbench.stages.diversity.rows import (
     count_by_round,
     hover_texts,
@@ -59,11 +65,57 @@ from workbench.stages.diversity.rows import (
     scores_of,
 )
 from workbench.stages.diversity.selection import (
+    SELECTION_SCORES,
+    SELECTION_TEXTS,
     conversation_text,
     deita_select,
     quality_scores,
     selection_scores,
 )
+
+
+@dataclass(frozen=True)
+class Config(StageConfig):
+    embed_model: str = "minilm"
+    batch_size: int = 64
+    knn_k: int = 10
+    kmeans_k: int = 16
+    near_dup_threshold: float = 0.95
+    equal_n: int = 0
+    equal_n_repeats: int = 200
+    score_field: str = "difficulty"
+    quality_judge: bool = True
+    quality_model: str = ""
+    quality_mode: str = "auto"
+    quality_min_mass: float = 0.1
+    selection_score: str = "auto"
+    selection_text: str = "auto"
+    deita_tau: float = 0.9
+    deita_budget: int = 0
+    projection: str = "pca"
+    scatter_points: int = 5000
+    hist_bins: int = 30
+
+    def check(self) -> list[str]:
+        errors = []
+        if self.projection not in PROJECTIONS:
+            errors.append(f"diversity.projection: {self.projection!r} is not one of {', '.join(PROJECTIONS)}")
+        elif self.projection == "umap" and not umap_available():
+            errors.append(UMAP_MISSING)
+        if self.embed_model != "minilm" and not Path(self.embed_model).expanduser().is_dir():
+            errors.append(f"diversity.embed_model: {self.embed_model!r} is neither minilm (the bundled "
+                          "all-MiniLM-L6-v2) nor a local sentence-transformers folder")
+        if self.selection_score not in SELECTION_SCORES:
+            errors.append(f"diversity.selection_score: {self.selection_score!r} is not one of "
+                          f"{', '.join(SELECTION_SCORES)}")
+        elif self.selection_score == "complexity_x_quality" and not self.quality_judge:
+            errors.append("diversity.selection_score: complexity_x_quality needs quality_judge: true "
+                          "(the quality score is computed in this stage)")
+        if self.selection_text not in SELECTION_TEXTS:
+            errors.append(f"diversity.selection_text: {self.selection_text!r} is not one of "
+                          f"{', '.join(SELECTION_TEXTS)}")
+        return errors
+
 
 CONVERSATION_FILES = ("conversation_embeddings.npy", "conversation_embedding_ids.json")
 

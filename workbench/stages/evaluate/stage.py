@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from workbench.core import plots
 from workbench.core.config import StageConfig
 from workbench.core.io import write_json
-from workbench.core.rating import rate
 from workbench.core.records import VARIANTS, full_text
 from workbench.core.run_folder import FILES, MissingInputError, RunFolder
 from workbench.core.stats import mean_ci
 from workbench.llm import GenParams
+from workbench.llm.rating import rate
 from workbench.stages.evaluate import checks as CK
 from workbench.stages.evaluate import eval_sets
-from workbench.stages.evaluate import pairwise as EV
+from workbench.stages.evaluate import pairwise as PW
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def run(st, cfg: Config) -> Result:
     # a subset keeps every difficulty bucket (the paper's high-difficulty analysis needs hard
     # items), with skills mixed by a shuffle seeded by the run seed
     random.Random(st.run["seed"]).shuffle(items)
-    items = st.capped([dict(it, bucket=EV.bucket(it["difficulty"])) for it in items], by="bucket", limit=cfg.n)
+    items = st.capped([dict(it, bucket=PW.bucket(it["difficulty"])) for it in items], by="bucket", limit=cfg.n)
     models = resolve_candidates(st.folder, cfg.candidates, st.run["model"])
     answers, answer_errors = answer_all(st, items, models, cfg.answer_max_new_tokens)
     judge = st.generator(cfg.judge_model)
@@ -148,22 +148,22 @@ def evaluate(st, items: list[dict], answers: dict, pairs: list, judge, judge_mod
     samples = [dict(it, answers={c: answers[c][i] for c in answers}) for i, it in enumerate(items)]
     for first, second in pairs:
         name = f"{first}_vs_{second}"
-        verdicts = EV.judge_pairs(items, answers[first], answers[second], judge, judge_mode, min_mass)
-        results["pairs"][name] = EV.aggregate(items, [v["outcome"] for v in verdicts])
-        results["claims"].append(EV.claim_beats(name, results["pairs"][name]))
+        verdicts = PW.judge_pairs(items, answers[first], answers[second], judge, judge_mode, min_mass)
+        results["pairs"][name] = PW.aggregate(items, [v["outcome"] for v in verdicts])
+        results["claims"].append(PW.claim_beats(name, results["pairs"][name]))
         for s, v in zip(samples, verdicts):
             s.setdefault("pairwise", {})[name] = v
     for cand, outs in answers.items():
         live = [i for i, a in enumerate(outs) if a is not None]
         if single_scoring:
-            rated = rate([EV.single_prompt(items[i], outs[i]) for i in live], judge,
+            rated = rate([PW.single_prompt(items[i], outs[i]) for i in live], judge,
                          {"probs": "expected"}.get(judge_mode, judge_mode), min_mass)
             scores = dict(zip(live, rated))
             values = [scores[i]["rating"] if i in scores else None for i in range(len(items))]
             results["single"][cand] = {
                 "overall": mean_ci(values), "nulls": sum(v is None for v in values),
-                "by_bucket": {b: mean_ci([v for v, it in zip(values, items) if EV.bucket(it.get("difficulty")) == b])
-                              for b, *_ in EV.BUCKETS}}
+                "by_bucket": {b: mean_ci([v for v, it in zip(values, items) if PW.bucket(it.get("difficulty")) == b])
+                              for b, *_ in PW.BUCKETS}}
             for i, s in enumerate(samples):
                 s.setdefault("single", {})[cand] = scores.get(i)
         if verifiable:
