@@ -70,10 +70,25 @@ def test_judge_validated_only_when_its_interval_clears_the_word_count_baseline()
 
 
 def test_difficulty_claim_is_undetermined_with_an_unvalidated_judge():
-    rows = [dict(new_seed(f"s{i}"), round=i % 4, scores={"difficulty": float(i % 4) + 1}) for i in range(40)]
-    assert D.claim_rises_by_round(rows, "difficulty", "validated")["verdict"] == "supported"
-    claim = D.claim_rises_by_round(rows, "difficulty", "not validated")
-    assert claim["verdict"] == "undetermined" and claim["spearman_round"]["rho"] == 1.0
+    rows = [dict(new_seed(f"s{i}"), round=i % 4, depth=i % 4, scores={"difficulty": float(i % 4) + 1})
+            for i in range(40)]
+    assert D.claim_difficulty_rises(rows, "difficulty", "validated")["verdict"] == "supported"
+    claim = D.claim_difficulty_rises(rows, "difficulty", "not validated")
+    assert claim["verdict"] == "undetermined" and claim["spearman_depth"]["rho"] == 1.0
+
+
+def test_the_claim_reads_depth_not_round():
+    """Requeued parents: round 4 holds depth-1 records whose scores are low. By round the rise
+    looks flat; by depth (successful evolutions behind a record) it is there."""
+    rows = [dict(new_seed(f"s{i}"), round=r, depth=d, scores={"difficulty": float(d) + 1})
+            for i, (r, d) in enumerate([(0, 0), (1, 1), (2, 2), (3, 3), (4, 1), (4, 1), (4, 1), (4, 1)] * 5)]
+    claim = D.claim_difficulty_rises(rows, "difficulty", "validated")
+    assert claim["by"] == "depth" and claim["spearman_depth"]["rho"] == 1.0
+    assert claim["spearman_round"]["rho"] < 0.5 and claim["verdict"] == "supported"
+    old = [{k: v for k, v in r.items() if k != "depth"} for r in rows]  # a run from before depth
+    assert D.claim_difficulty_rises(old, "difficulty", "validated")["by"] == "round"
+    summary = D.summarise(rows, "difficulty")
+    assert summary["by_depth"]["1"]["n"] == 25 and summary["by_round"]["4"]["n"] == 20
 
 
 def test_summarise_counts_nulls_by_reason():

@@ -157,6 +157,11 @@ def test_rounds_lineage_elimination_and_requeue(tmp_path):
     # a failed evolution leaves the parent in the pool: round 2 evolves the seed again
     leak = [r for r in evolved if r["root_id"] == by_seed["LEAK"]]
     assert {r["parent_id"] for r in leak} == {by_seed["LEAK"]}
+    # depth counts successful evolutions: the survivor's child is depth 2, while the requeued
+    # seed's second attempt, in round 2, is depth 1 (round is not depth)
+    assert [(r["round"], r["depth"]) for r in rivers] == [(1, 1), (2, 2)]
+    assert sorted((r["round"], r["depth"]) for r in leak) == [(1, 1), (2, 1)]
+    assert all(s["depth"] == 0 for s in res.seeds)
     s = ES.evolve_stats(res.seeds, res.attempts, cfg)
     assert s["attempts"] == 12 and s["status"] == {"kept": 2, "eliminated": 10}
     assert s["by_rule_op_round"]["prompt_leak"] and sum(

@@ -68,11 +68,12 @@ def test_evolve_records_have_lineage_every_op_and_reasons(smoke_run):
     from workbench.core.records import full_text
     from workbench.stages.evolve import rules as E
 
-    vocab = templates.leak_vocabulary(tuple(sorted({r["op"] for r in evolved})), E.STOP_WORDS)
+    vocab = templates.leak_vocabulary(tuple(sorted({r["op"] for r in evolved})), E.STOP_WORDS) | E.PAPER_LABELS
     by_id = {r["id"]: r for r in read_jsonl(smoke_run / "02_evolve" / "records.jsonl")}
     for r in evolved:
         if r["status"] == "kept":
-            assert E.prompt_leak(full_text(r), full_text(by_id[r["parent_id"]]), vocab) == (None, []), r["instruction"]
+            assert E.leaked_phrases(full_text(r), full_text(by_id[r["parent_id"]]), vocab) == [], r["instruction"]
+        assert r["depth"] == by_id[r["parent_id"]]["depth"] + 1  # successful evolutions behind it
     assert stats["unchecked_kept_share"] is None or 0 <= stats["unchecked_kept_share"] <= 1
     filtered = read_jsonl(smoke_run / "03_filter" / "dataset.jsonl")
     dropped = read_jsonl(smoke_run / "03_filter" / "dropped.jsonl")

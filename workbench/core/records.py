@@ -4,6 +4,8 @@
     root_id       id of the seed this lineage started from (a seed's own id)
     parent_id     id of the record it was evolved from; None for seeds
     round         0 for seeds, 1..M for evolutions
+    depth         successful evolutions behind the record (0 for seeds): a parent whose
+                  evolution failed is evolved again next round, so round can exceed depth
     op            None | one of OPS
     instruction   text; input: optional text
     response      text or None
@@ -55,7 +57,7 @@ def record_id(root_id: str | None, round_: int, op: str | None, instruction: str
 def new_seed(instruction: str, input_: str = "", response: str | None = None, **extra) -> dict:
     rid = record_id(None, 0, None, instruction, input_)
     rec = {
-        "id": rid, "root_id": rid, "parent_id": None, "round": 0, "op": None,
+        "id": rid, "root_id": rid, "parent_id": None, "round": 0, "depth": 0, "op": None,
         "instruction": instruction, "input": input_, "response": response,
         "status": "kept", "reasons": [], "model": None, "gen": None, "template_sha": None,
         "scores": {},
@@ -67,7 +69,8 @@ def new_seed(instruction: str, input_: str = "", response: str | None = None, **
 def new_evolution(parent: dict, round_: int, op: str, instruction: str, input_: str = "", **fields) -> dict:
     rec = {
         "id": record_id(parent["root_id"], round_, op, instruction, input_),
-        "root_id": parent["root_id"], "parent_id": parent["id"], "round": round_, "op": op,
+        "root_id": parent["root_id"], "parent_id": parent["id"], "round": round_,
+        "depth": parent.get("depth", parent["round"]) + 1, "op": op,
         "instruction": instruction, "input": input_, "response": None,
         "status": "kept", "reasons": [], "model": None, "gen": None, "template_sha": None,
         "scores": {},
@@ -83,6 +86,8 @@ def schema_errors(rec: dict) -> list[str]:
         return errs
     if not isinstance(rec["round"], int) or rec["round"] < 0:
         errs.append(f"round must be an int >= 0, got {rec['round']!r}")
+    if "depth" in rec and (not isinstance(rec["depth"], int) or not 0 <= rec["depth"] <= rec["round"]):
+        errs.append(f"depth must be an int in 0..round, got {rec['depth']!r}")
     if rec["op"] is not None and rec["op"] not in OPS:
         errs.append(f"unknown op {rec['op']!r}")
     if rec["round"] == 0 and (rec["op"] is not None or rec["parent_id"] is not None):

@@ -83,25 +83,33 @@ def validate(rows: list[dict], labels: list, judge_scores: list, seed: int = 0) 
             "labelled": len(rows), "scored": len(scored), "coverage": round(len(scored) / len(rows), 4) if rows else None}
 
 
-def claim_rises_by_round(records: list[dict], key: str, judge_verdict: str, seed: int = 0) -> dict:
-    """The paper's first claim, "difficulty rises by round", as Spearman(round, score) with a
-    bootstrap interval. An unvalidated judge's scores cannot support or refute it."""
-    rounds = [r["round"] for r in records]
+def claim_difficulty_rises(records: list[dict], key: str, judge_verdict: str, seed: int = 0) -> dict:
+    """The paper's first claim, "evolution makes instructions harder", as Spearman(depth, score)
+    with a bootstrap interval: depth counts the successful evolutions behind a record, while a
+    round also holds parents evolved again after a failure. Spearman(round, score) is kept
+    beside it. An unvalidated judge's scores cannot support or refute it; records written
+    before depth was recorded are judged by round, and the claim says so."""
     scores = [(r.get("scores") or {}).get(key) for r in records]
-    rho = spearman(rounds, scores, BOOTSTRAP, seed)
+    by = "depth" if all("depth" in r for r in records) else "round"
+    rho = spearman([r[by] for r in records], scores, BOOTSTRAP, seed)
     status = verdict(rho.get("lo"), rho.get("hi"))
     if judge_verdict != "validated":
         status = "undetermined"
-    return {"id": "difficulty_rises", "statement": "difficulty rises by round (Spearman of round vs judge score > 0)",
-            "verdict": status, "judge_validation": judge_verdict, "spearman_round": rho}
+    return {"id": "difficulty_rises",
+            "statement": f"difficulty rises with {by} (Spearman of {by} vs judge score > 0)",
+            "verdict": status, "judge_validation": judge_verdict, "by": by, f"spearman_{by}": rho,
+            "spearman_round": rho if by == "round" else spearman([r["round"] for r in records], scores, BOOTSTRAP, seed)}
 
 
 def summarise(records: list[dict], key: str) -> dict:
-    """Per round and per op: mean + CI of scores[key], and how many were null (by reason)."""
-    out: dict = {"overall": mean_ci([r["scores"].get(key) for r in records]), "by_round": {}, "by_op": {},
-                 "nulls": {}}
+    """Per round, per depth and per op: mean + CI of scores[key], and how many were null (by
+    reason). Rows written before depth was recorded are left out of by_depth."""
+    out: dict = {"overall": mean_ci([r["scores"].get(key) for r in records]), "by_round": {}, "by_depth": {},
+                 "by_op": {}, "nulls": {}}
     for rnd in sorted({r["round"] for r in records}):
         out["by_round"][str(rnd)] = mean_ci([r["scores"].get(key) for r in records if r["round"] == rnd])
+    for depth in sorted({r["depth"] for r in records if "depth" in r}):
+        out["by_depth"][str(depth)] = mean_ci([r["scores"].get(key) for r in records if r.get("depth") == depth])
     for op in sorted({r["op"] or "seed" for r in records}):
         out["by_op"][op] = mean_ci([r["scores"].get(key) for r in records if (r["op"] or "seed") == op])
     for r in records:

@@ -10,10 +10,11 @@ Writes   records.jsonl (role scored)   every row + scores {difficulty, difficult
                           input_words, nesting}
          validation.jsonl (role validation)  one row per labelled item: id, label, judge score
                           (or null + judge_reason), words, skill
-Stats    source, rows, difficulty (overall / by_round / by_op / nulls), ifd (same),
-         mean_difficulty_by_round, validation {verdict, judge, baseline_word_count, coverage},
+Stats    source, rows, difficulty (overall / by_round / by_depth / by_op / nulls), ifd (same),
+         mean_difficulty_by_round, mean_difficulty_by_depth,
+         validation {verdict, judge, baseline_word_count, coverage},
          judge_verdict, labelled_set (rows in, kept, dropped by reason: fields.LoadReport.stats),
-         claim {id, statement, verdict, spearman_round},
+         claim {id, statement, verdict, by, spearman_depth, spearman_round},
          llm  [judge, IFD scorer]: calls, cache_hits, tokens, seconds of each (stage.write_stats)
 IFD runs through the stage's generator like the judge: its token losses are cached and its
 calls and seconds counted in `llm`, though it needs a local model (losses, not text).
@@ -119,7 +120,8 @@ def stage_stats(rows: list[dict], source: str, validation: dict | None, seed: in
         "difficulty": difficulty, "ifd": D.summarise(rows, "ifd"),
         "validation": validation, "judge_verdict": judge_verdict, "labelled_set": labelled_load,
         "mean_difficulty_by_round": {k: v["mean"] for k, v in difficulty["by_round"].items()},
-        "claim": D.claim_rises_by_round(rows, "difficulty", judge_verdict, seed),
+        "mean_difficulty_by_depth": {k: v["mean"] for k, v in difficulty["by_depth"].items()},
+        "claim": D.claim_difficulty_rises(rows, "difficulty", judge_verdict, seed),
     }
 
 

@@ -41,7 +41,8 @@ ARG_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "n": _COUNT, "words": _WORDS, "phrase": _TEXT, "marker": _TEXT,
     "keywords": _WORDS, "forbidden_words": _WORDS, "keyword": _TEXT, "frequency": _COUNT,
     "relation": _RELATION, "let_relation": _RELATION, "capital_relation": _RELATION,
-    "letter": (lambda v: isinstance(v, str) and len(v.strip()) == 1 and v.strip().isalpha(), "a single letter"),
+    # IFEval's rows also ask for "#" and "!": one character of any kind, counted as written
+    "letter": (lambda v: isinstance(v, str) and len(v.strip()) == 1, "a single character"),
     "let_frequency": _COUNT, "capital_frequency": _COUNT, "language": _TEXT,
     "num_sentences": _COUNT, "num_paragraphs": _COUNT, "num_words": _COUNT, "num_placeholders": _COUNT,
     "num_bullets": _COUNT, "num_highlights": _COUNT, "num_sections": _COUNT,

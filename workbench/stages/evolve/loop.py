@@ -147,7 +147,7 @@ def run_evolution(seeds: list[dict], cfg, evolver: Generator, answerer: Generato
     sink(rows) as soon as they are done, and not kept: the returned Evolution then holds the
     seeds only. Without it, every attempt is returned."""
     checks = EvolveChecks(cfg.max_instruction_chars, cfg.sorry_max_words,
-                          templates.leak_vocabulary(tuple(cfg.ops), E.STOP_WORDS))
+                          templates.leak_vocabulary(tuple(cfg.ops), E.STOP_WORDS) | E.PAPER_LABELS)
     ctx = RoundContext(cfg, seed, evolver, answerer, judge, gen_params(cfg, seed), checks)
     seeds = [dict(s) for s in seeds]
     if cfg.answer_seeds:

@@ -30,6 +30,14 @@ why's will with won't would wouldn't you you'd you'll you're you've your yours y
 yourselves ok okay yes yeah
 """.split())
 
+# Short answers, not filler: "No." and "Yes, it is." answer a question (the paper's rule is an
+# answer of only punctuation and stop words), so these never make an answer degenerate.
+ANSWER_WORDS = frozenset({"yes", "yeah", "no", "ok", "okay"})
+# The labels of the paper's own evolving prompts ("#Given Prompt#", "#Rewritten Prompt#",
+# "#Created Prompt#") as content-word pairs: models trained on public evolved data emit them,
+# whatever templates this run uses. Matched word by word and only where the parent lacks them.
+PAPER_LABELS = frozenset({"given prompt", "rewritten prompt", "created prompt"})
+
 EQUAL, NOT_EQUAL, UNPARSABLE = "Equal", "Not Equal", "unparsable"
 VERDICT_CHOICES = [EQUAL, NOT_EQUAL]  # the whole replies whose probabilities decide a verdict
 _NEGATION = re.compile(r"\b(not|no|never|unequal|differ\w*|different|isn't|aren't|n't)\b|\bn't\b|non-?equal")
@@ -75,7 +83,8 @@ def sorry_short(response: str, max_words: int = 80) -> bool:
 
 
 def degenerate(response: str) -> bool:
-    return all(w in STOP_WORDS for w in words(response))
+    """Only punctuation and stop words; yes / no / ok are answers, not filler."""
+    return all(w in STOP_WORDS and w not in ANSWER_WORDS for w in words(response))
 
 
 def leaked_phrases(instruction: str, parent_text: str, vocabulary: frozenset[str]) -> list[str]:
