@@ -147,3 +147,33 @@ def test_the_evolve_loop_eliminates_the_papers_labels():
                            Config(rounds=1, ops=["deepening"], op_weights=[1]), gen, gen, gen)
     [attempt] = [r for r in res.records if r["round"] == 1]
     assert attempt["status"] == "eliminated" and attempt["reasons"] == ["prompt_leak"]
+
+
+def test_reanswered_seeds_keep_their_source_answer_beside_the_teachers():
+    from fakes import FakeBackend
+
+    from workbench.core.records import new_seed
+    from workbench.llm import Generator
+    from workbench.stages.evolve import loop as EV
+    from workbench.stages.evolve.stage import Config
+
+    gen = Generator(FakeBackend(reply=lambda p: "Not Equal" if "<<Second Task>>" in p else "Teacher's answer here."))
+    seeds = [new_seed("Name a river.", response="Source answer."), new_seed("Name a lake.")]
+    kept = EV.run_evolution(seeds, Config(rounds=0), gen, gen, gen).seeds
+    assert [s["response"] for s in kept] == ["Source answer.", "Teacher's answer here."]  # default: fill gaps
+    again = EV.run_evolution(seeds, Config(rounds=0, reanswer_seeds=True, answer_temperature=0.7,
+                                           answer_top_p=0.9), gen, gen, gen).seeds
+    assert [s["response"] for s in again] == ["Teacher's answer here."] * 2
+    assert again[0]["source_response"] == "Source answer." and "source_response" not in again[1]
+    assert again[0]["gen"]["top_p"] == 0.9 and again[0]["model"] == "fake:echo"
+
+
+def test_the_schedule_warmup_and_decay_reach_the_trainer(tmp_path):
+    from workbench.stages.finetune.stage import Config
+    from workbench.stages.finetune.train import sft_config
+
+    args = sft_config(Config(lr_scheduler="cosine", warmup_ratio=0.03, weight_decay=0.1, grad_accum=8,
+                             batch_size=8), tmp_path, seed=0)
+    warmup = getattr(args, "warmup_ratio", None) or args.warmup_steps
+    assert str(args.lr_scheduler_type).lower().endswith("cosine") and warmup == 0.03
+    assert args.weight_decay == 0.1 and args.gradient_accumulation_steps * args.per_device_train_batch_size == 64

@@ -34,7 +34,7 @@ JUDGE_MAX_NEW_TOKENS = 8  # "Equal" / "Not Equal" and a little slack
 def gen_params(cfg, seed: int) -> dict[str, GenParams]:
     """Decoding params of the evolver, answerer and judge, from the 02_evolve Config."""
     return {"evolve": GenParams(cfg.max_new_tokens, cfg.temperature, cfg.top_p, seed),
-            "answer": GenParams(cfg.answer_max_new_tokens, cfg.answer_temperature, 1.0, seed),
+            "answer": GenParams(cfg.answer_max_new_tokens, cfg.answer_temperature, cfg.answer_top_p, seed),
             "judge": GenParams(JUDGE_MAX_NEW_TOKENS, 0.0, 1.0, seed)}
 
 
@@ -150,10 +150,12 @@ def run_evolution(seeds: list[dict], cfg, evolver: Generator, answerer: Generato
                           templates.leak_vocabulary(tuple(cfg.ops), E.STOP_WORDS) | E.PAPER_LABELS)
     ctx = RoundContext(cfg, seed, evolver, answerer, judge, gen_params(cfg, seed), checks)
     seeds = [dict(s) for s in seeds]
-    if cfg.answer_seeds:
-        todo = [s for s in seeds if not s.get("response")]
+    if cfg.answer_seeds or cfg.reanswer_seeds:
+        todo = [s for s in seeds if cfg.reanswer_seeds or not s.get("response")]
         outs = answerer.generate([_user(full_text(s)) for s in todo], ctx.gens["answer"])
         for s, c in zip(todo, outs):
+            if s.get("response"):  # re-answered: the source file's answer stays beside the new one
+                s["source_response"] = s["response"]
             s["response"] = c.text if c.ok else None
             s["model"], s["gen"] = answerer.model_id, ctx.gens["answer"].as_dict()
             if not c.ok:

@@ -56,7 +56,9 @@ class Config(StageConfig):
     max_new_tokens: int = 160
     answer_temperature: float = 0.0
     answer_max_new_tokens: int = 192
+    answer_top_p: float = 1.0
     answer_seeds: bool = True
+    reanswer_seeds: bool = False
     rules: tuple = ("empty", "too_long", "unchanged", "prompt_leak", "input_lost", "empty_response",
                     "sorry_short_response", "degenerate_response", "no_information_gain")
     judge_unparsable: str = "keep"

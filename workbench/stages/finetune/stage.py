@@ -40,6 +40,9 @@ class Config(StageConfig):
     learning_rate: float = 5e-05
     batch_size: int = 4
     grad_accum: int = 1
+    lr_scheduler: str = "linear"
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
     max_length: int = 512
     lora_r: int = 8
     lora_targets: str = "all-linear"

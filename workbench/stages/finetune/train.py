@@ -10,6 +10,7 @@ what the data is, not how much of it there is.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import shutil
@@ -121,7 +122,7 @@ def train_variant(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: i
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     base = base_model_path(base_model)
     torch.manual_seed(seed)
@@ -135,14 +136,7 @@ def train_variant(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: i
 
         peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, lora_dropout=0.0,
                                  target_modules=lora_target_modules(cfg.lora_targets), task_type="CAUSAL_LM")
-    args = SFTConfig(
-        output_dir=str(out_dir / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
-        learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, logging_steps=1,
-        save_strategy="no", report_to=[], seed=seed, data_seed=seed, use_cpu=not torch.cuda.is_available(),
-        bf16=cfg.bf16, fp16=False, dataloader_num_workers=0, disable_tqdm=False,
-        gradient_checkpointing=cfg.gradient_checkpointing,  # TRL turns it on unless told
-    )
+    args = sft_config(cfg, out_dir, seed)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(to_conversations(rows)),
                          processing_class=tok, peft_config=peft_config)
     result = trainer.train()
@@ -155,6 +149,30 @@ def train_variant(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: i
                "log": log}
     write_json(out_dir / TRAIN_SUMMARY, {k: v for k, v in summary.items() if k != "log"})
     return summary
+
+
+def sft_config(cfg, out_dir: Path, seed: int):
+    """TRL's SFTConfig for one variant from the 06_finetune Config."""
+    import torch
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(out_dir / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
+        learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, lr_scheduler_type=cfg.lr_scheduler,
+        **warmup_arg(SFTConfig, cfg.warmup_ratio), weight_decay=cfg.weight_decay, max_length=cfg.max_length,
+        logging_steps=1,
+        save_strategy="no", report_to=[], seed=seed, data_seed=seed, use_cpu=not torch.cuda.is_available(),
+        bf16=cfg.bf16, fp16=False, dataloader_num_workers=0, disable_tqdm=False,
+        gradient_checkpointing=cfg.gradient_checkpointing,  # TRL turns it on unless told
+    )
+
+
+def warmup_arg(config_class, ratio: float) -> dict:
+    """The warmup as a share of the steps: transformers 5 takes it as a float warmup_steps
+    below 1 (warmup_ratio is gone), 4.x as warmup_ratio."""
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return {"warmup_ratio": ratio} if "warmup_ratio" in names else {"warmup_steps": float(ratio)}
 
 
 def save_model(model, out_dir: Path, form: str) -> str:
