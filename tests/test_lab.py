@@ -29,6 +29,19 @@ def get(url):
         return json.loads(r.read())
 
 
+def get_once_listening(url, proc, attempts: int = 50):
+    """get(url) on a server that has announced its URL: its socket can lag the announcement
+    by a moment, so a refused connection is tried again while the process lives."""
+    for _ in range(attempts):
+        try:
+            return get(url)
+        except urllib.error.URLError as e:
+            if not isinstance(e.reason, ConnectionRefusedError) or proc.poll() is not None:
+                raise
+            threading.Event().wait(0.1)
+    pytest.fail(f"jupyter lab announced {url} but refused {attempts} connections")
+
+
 @pytest.fixture(scope="module")
 def executed_run(tmp_path_factory):
     """A real 01_seed run (no model calls), copied under outputs/runs/ where the lab can reach it.
@@ -73,7 +86,7 @@ def test_lab_serves_notebooks_run_folders_and_the_default_viewer(executed_run):
         else:
             pytest.fail(f"jupyter lab exited before serving:\n{''.join(log[-20:])}")
         threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep draining its log
-        listing = get(f"{base}/api/contents/notebooks?token={token}")
+        listing = get_once_listening(f"{base}/api/contents/notebooks?token={token}", proc)
         kinds = {c["name"]: c["type"] for c in listing["content"]}
         py = {n for n in kinds if n.endswith(".py")}
         assert {"00_explore.py", "01_seed.py", "02_evolve.py"} <= py

@@ -23,6 +23,7 @@ from workbench.core.run_folder import (
     latest_run,
     stage_of,
 )
+from workbench.core.run_section import with_defaults
 from workbench.llm import Generator, get_generator
 
 __all__ = ["MissingInputError", "Stage", "open_stage"]
@@ -36,7 +37,7 @@ class Stage:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.folder = RunFolder(self.run_dir)
         self.params = self.folder.params()
-        self.run = self.params["run"]
+        self.run = with_defaults(self.params["run"])  # a run folder from before a run key existed
         self._generators: list[Generator] = []
 
     @property
