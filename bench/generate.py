@@ -35,7 +35,7 @@ def evolution_prompts(n: int, offset: int = 0) -> tuple[list[list[dict]], list[s
     seeds = load_seeds("bundled").records[offset:offset + n]
     cfg = Config()
     picks = EV.assign_ops(cfg, [s["id"] for s in seeds], 1, seed=0)
-    prompts = [[{"role": "user", "content": EV.evolution_prompt(op, s, fmt)}] for s, (op, fmt) in zip(seeds, picks)]
+    prompts = [[{"role": "user", "content": EV.evolution_prompt(cfg.pack(), op, s, fmt)}] for s, (op, fmt) in zip(seeds, picks)]
     return prompts, [op if fmt is None else f"{op}/{fmt}" for op, fmt in picks]
 
 

@@ -29,9 +29,10 @@
 # %% tags=["parameters"]
 run_dir = ""  # run folder (set by the runner; empty means the latest run)
 rounds = 4  # evolution rounds M (the paper used 4) [min 0]
-ops = ["add_constraints", "deepening", "concretizing", "increase_reasoning", "complicate_input", "breadth"]  # operations that may be chosen
-op_weights = [1, 1, 1, 1, 1, 1]  # relative weight of each op, same order as ops
-formats = ["JSON", "XML", "SQL", "CSV table", "Python code", "HTML", "LaTeX", "shell command"]  # data formats complicate_input draws from
+templates = "general"  # template pack: general (the paper's six ops), code (WizardCoder-style), math (WizardMath-style upward and downward), or a folder of one's own (workbench/core/packs.py)
+ops = []  # operations that may be chosen, from the pack; empty means every op of the pack
+op_weights = []  # relative weight of each op, same order as ops (or as the pack lists them); empty means equal
+formats = ["JSON", "XML", "SQL", "CSV table", "Python code", "HTML", "LaTeX", "shell command"]  # data formats an op that adds input (complicate_input) draws from
 model = ""  # evolver model; empty means run.model
 answer_model = ""  # model that answers evolved instructions; empty means the evolver
 judge_model = ""  # model for the Equal / Not Equal information-gain check; empty means the evolver

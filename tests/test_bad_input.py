@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from workbench.core.io import BadLineError
+from workbench.core.packs import load_pack
 from workbench.core.records import new_seed
 from workbench.stages.evolve import loop as EV
 from workbench.stages.seed.loaders import SeedSourceError, load_seeds
@@ -55,10 +56,10 @@ def test_template_markers_are_dropped_and_brace_tricks_stay_literal():
     kept = [r["instruction"] for r in loaded.records]
     assert "Explain why a new task list helps." in kept  # plain words are fine in a seed
     trick = next(r for r in loaded.records if "{instruction}" in r["instruction"])
-    prompt = EV.evolution_prompt("complicate_input", trick, "JSON")
+    prompt = EV.evolution_prompt(load_pack("general"), "complicate_input", trick, "JSON")
     assert "}} {instruction} ]]" in prompt and prompt.count("Data format: JSON") == 1
     seed = new_seed("Use {format} and {demonstration} here")
-    assert "Use {format} and {demonstration} here" in EV.evolution_prompt("complicate_input", seed, "XML")
+    assert "Use {format} and {demonstration} here" in EV.evolution_prompt(load_pack("general"), "complicate_input", seed, "XML")
 
 
 def test_megabyte_instruction_is_dropped_not_evolved(tmp_path):

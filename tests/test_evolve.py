@@ -6,6 +6,7 @@ from fakes import FakeBackend, scripted_model
 
 from workbench.core import rules as R
 from workbench.core import templates
+from workbench.core.packs import load_pack
 from workbench.core.records import OPS, new_seed, schema_errors
 from workbench.llm import Generator
 from workbench.llm.cache import ResponseCache
@@ -13,6 +14,8 @@ from workbench.pipeline.params import config_errors
 from workbench.stages.evolve import loop as EV
 from workbench.stages.evolve import rules as E
 from workbench.stages.evolve import stage as ES
+
+GENERAL = load_pack("general")
 
 
 @pytest.mark.parametrize("text,verdict", [
@@ -43,10 +46,10 @@ def test_cheap_rules():
 
 
 def test_leak_vocabulary_comes_from_the_templates_and_matches_words_not_substrings():
-    vocab = templates.leak_vocabulary(tuple(OPS), E.STOP_WORDS)
+    vocab = GENERAL.leak_vocabulary(tuple(OPS), E.STOP_WORDS)
     # section labels, demonstration labels and the rules' own wording
     assert {"original task", "new task", "example rewrite", "rewritten task", "section labels", "rewrite task"} <= vocab
-    assert "example rewrite" not in templates.leak_vocabulary(("deepening",), E.STOP_WORDS)
+    assert "example rewrite" not in GENERAL.leak_vocabulary(("deepening",), E.STOP_WORDS)
     for leaked in ("Here's the rewritten task: list three rivers.", "#RewrittenTask list three rivers",
                    "Rewrite Task: list rivers", "Do not mention the section labels. List rivers.",
                    "Here is the New  Task: do it"):
@@ -57,7 +60,7 @@ def test_leak_vocabulary_comes_from_the_templates_and_matches_words_not_substrin
 
 
 def test_a_seed_that_uses_a_template_phrase_is_not_a_leak():
-    vocab = templates.leak_vocabulary(tuple(OPS), E.STOP_WORDS)
+    vocab = GENERAL.leak_vocabulary(tuple(OPS), E.STOP_WORDS)
     parent = "Add a new task to my to-do app that reminds me to water the plants."
     child = "Add a new task to my to-do app that reminds me to water the plants every Monday at 8 am."
     assert E.leaked_phrases(child, parent, vocab) == []
@@ -82,25 +85,25 @@ def test_degenerate_rule_reads_unicode_words():
     ("complicate_input", "Sort this JSON: [9, 8]", ("Sort this JSON: [9, 8]", "", "input_lost")),
 ])
 def test_split_input(op, output, expected):
-    assert E.split_input(op, output, "3 1 2") == expected
+    assert E.split_input(GENERAL.ops[op], output, "3 1 2") == expected
 
 
 def test_split_input_keeps_a_rewritten_input_in_place():
     parent_input = "Alice paid 30 dollars for lunch with Bob and Carol"
     out = "Using the note 'Alice paid 30 dollars for a lunch with Bob, Carol and Dan', split the bill."
-    assert E.split_input("complicate_input", out, parent_input) == (out, "", None)
+    assert E.split_input(GENERAL.ops["complicate_input"], out, parent_input) == (out, "", None)
 
 
 def test_every_op_template_renders_without_leftover_placeholders():
     seed = new_seed("Name three rivers.", "in Europe")
     for op in OPS:
         fmt = "JSON" if op == "complicate_input" else None
-        text = EV.evolution_prompt(op, seed, fmt)
+        text = EV.evolution_prompt(GENERAL, op, seed, fmt)
         assert "Name three rivers.\n\nin Europe" in text
         assert not re.search(r"\{(instruction|format|demonstration)\}", text), op
         assert text.rstrip().endswith("<<New Task>>")
     demo = templates.demonstration("CSV table")
-    prompt = EV.evolution_prompt("complicate_input", seed, "CSV table")
+    prompt = EV.evolution_prompt(GENERAL, "complicate_input", seed, "CSV table")
     assert demo in prompt and "Data format: CSV table" in prompt
 
 
@@ -139,7 +142,7 @@ def test_rounds_lineage_elimination_and_requeue(tmp_path):
     for r in res.records:
         assert schema_errors(r) == [], r
     for r in evolved:
-        assert r["template_sha"] == templates.load(r["op"]).sha and r["model"] == "fake:echo"
+        assert r["template_sha"] == GENERAL.ops[r["op"]].template.sha and r["templates"] == "general" and r["model"] == "fake:echo"
     by_seed = {s["instruction"].split()[0]: s["id"] for s in seeds}
 
     def reasons_of(word):

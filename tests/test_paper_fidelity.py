@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from workbench.core import templates
+from workbench.core.packs import load_pack
 from workbench.core.records import OPS
 from workbench.stages.evaluate.checks import check, from_ifeval
 from workbench.stages.evaluate.eval_sets import load_eval_items
@@ -93,7 +93,7 @@ def test_ifevals_own_rows_with_a_symbol_for_a_letter_load_and_count_it(tmp_path)
         from_ifeval(["keywords:letter_frequency"], [{"letter": "ab", "let_frequency": 1, "let_relation": "at least"}])
 
 
-VOCAB = templates.leak_vocabulary(tuple(OPS), E.STOP_WORDS) | E.PAPER_LABELS
+VOCAB = load_pack("general").leak_vocabulary(tuple(OPS), E.STOP_WORDS) | E.PAPER_LABELS
 
 
 @pytest.mark.parametrize("evolved", [

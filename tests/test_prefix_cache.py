@@ -4,6 +4,7 @@ the plain left-padded batch (on a tiny random Llama, and on the real embedded mo
 import pytest
 import torch
 
+from workbench.core.packs import load_pack
 from workbench.llm.prefix_cache import (
     BLOCK,
     PrefixStore,
@@ -131,7 +132,6 @@ def test_store_is_bounded_in_tokens(tiny_model):
 
 @pytest.mark.slow
 def test_embedded_model_greedy_outputs_identical_to_plain_path():
-    from workbench.core import templates
     from workbench.llm import GenParams
     from workbench.llm.hf import EMBEDDED_ID, HFBackend, embedded_model_dir
 
@@ -139,7 +139,7 @@ def test_embedded_model_greedy_outputs_identical_to_plain_path():
                     "Write a haiku about autumn rain.", "List two uses of baking soda.",
                     "Summarise the causes of the French Revolution.", "Convert 5 km to miles."]
     ops = ["add_constraints", "deepening", "breadth"]
-    prompts = [[{"role": "user", "content": templates.load(ops[i % 3]).render(instruction=t)}]
+    prompts = [[{"role": "user", "content": load_pack("general").prompt(ops[i % 3], t)}]
                for i, t in enumerate(instructions)]
     backend = HFBackend(str(embedded_model_dir()), batch_size=16, model_id=EMBEDDED_ID)
     gen = GenParams(max_new_tokens=16)

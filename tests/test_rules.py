@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from workbench.core import fields, templates
+from workbench.core import fields
 from workbench.core import rules as R
+from workbench.core.packs import load_pack
 from workbench.core.records import OPS, new_evolution, new_seed
 from workbench.pipeline import params as P
 from workbench.stages.evolve import loop as EV
@@ -30,7 +31,7 @@ def _answered(rec, response="An answer of a few words."):
 
 def triggers() -> dict:
     """A row and context that each rule with a check drops."""
-    vocab = templates.leak_vocabulary(tuple(OPS), E.STOP_WORDS)
+    vocab = load_pack("general").leak_vocabulary(tuple(OPS), E.STOP_WORDS)
     evolve = EV.EvolveChecks(max_chars=8, sorry_max_words=80, leak=vocab)
     state = FilterState(FilterConfig(near_dup_threshold=0.5), ["one two three four five six seven eight nine"])
     kept = _answered(new_seed("Explain how a rainbow forms after a storm in simple words."))

@@ -64,11 +64,11 @@ def test_evolve_records_have_lineage_every_op_and_reasons(smoke_run):
     dataset = read_jsonl(smoke_run / "02_evolve" / "dataset.jsonl")
     assert all(r["status"] == "kept" and r["response"] for r in dataset)
     # no kept evolution holds template wording its parent did not have
-    from workbench.core import templates
+    from workbench.core.packs import load_pack
     from workbench.core.records import full_text
     from workbench.stages.evolve import rules as E
 
-    vocab = templates.leak_vocabulary(tuple(sorted({r["op"] for r in evolved})), E.STOP_WORDS) | E.PAPER_LABELS
+    vocab = load_pack("general").leak_vocabulary(tuple(sorted({r["op"] for r in evolved})), E.STOP_WORDS) | E.PAPER_LABELS
     by_id = {r["id"]: r for r in read_jsonl(smoke_run / "02_evolve" / "records.jsonl")}
     for r in evolved:
         if r["status"] == "kept":

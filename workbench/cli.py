@@ -122,27 +122,38 @@ def sweep(
 def export(
     run_dir: Annotated[Path, typer.Argument(help="run folder, e.g. outputs/runs/<run>")],
     format_: Annotated[str, typer.Option("--format", help="hf | jsonl | alpaca | sharegpt | messages | "
-                                                          "prompt_completion | parquet")],
+                                                          "prompt_completion | parquet | preference "
+                                                          "(chosen/rejected pairs from 07_evaluate's scores)")],
     out: Annotated[Path, typer.Option(help="folder to write the dataset and its README.md card into")],
     selection: Annotated[bool, typer.Option("--selection", help=f"export {FILES['selection']} instead of the dataset")] = False,
     allow_incomplete: Annotated[bool, typer.Option("--allow-incomplete", help="export even if a stage failed or "
                                                    "the dataset is empty; the card says so")] = False,
     push_to_hub: Annotated[str | None, typer.Option("--push-to-hub", metavar="OWNER/NAME",
                                                     help="then upload the folder to this hub dataset repo")] = None,
+    min_margin: Annotated[float, typer.Option("--min-margin", help="preference: the least score margin "
+                                              "between chosen and rejected")] = 1.0,
 ):
     """Export a run's latest dataset (03_filter, else 02_evolve) with a dataset card."""
     from workbench.core.io import BadLineError
     from workbench.export.run_export import ExportError
     from workbench.export.run_export import export as export_run
 
-    try:
-        summary = export_run(run_dir, format_, out, selection, allow_incomplete)
-    except (ExportError, BadLineError) as e:
-        _fail(str(e))
-    if summary["incomplete"]:
-        typer.echo(f"warning: incomplete export ({'; '.join(summary['incomplete'])}); the card says so", err=True)
-    extra = ", ".join(["README.md", *summary["trainer_configs"]])
-    typer.echo(f"{summary['rows_written']} rows from {summary['source']} -> {out / summary['file']} (+ {extra})")
+    if format_ == "preference":
+        from workbench.export.preference import PreferenceError, export_preferences, summary_line
+
+        try:
+            typer.echo(summary_line(export_preferences(run_dir, out, min_margin), out))
+        except (PreferenceError, BadLineError) as e:
+            _fail(str(e))
+    else:
+        try:
+            summary = export_run(run_dir, format_, out, selection, allow_incomplete)
+        except (ExportError, BadLineError) as e:
+            _fail(str(e))
+        if summary["incomplete"]:
+            typer.echo(f"warning: incomplete export ({'; '.join(summary['incomplete'])}); the card says so", err=True)
+        extra = ", ".join(["README.md", *summary["trainer_configs"]])
+        typer.echo(f"{summary['rows_written']} rows from {summary['source']} -> {out / summary['file']} (+ {extra})")
     if push_to_hub:
         from workbench.export.run_export import PushError
         from workbench.export.run_export import push_to_hub as push

@@ -6,12 +6,12 @@
     round         0 for seeds, 1..M for evolutions
     depth         successful evolutions behind the record (0 for seeds): a parent whose
                   evolution failed is evolved again next round, so round can exceed depth
-    op            None | one of OPS
+    op            None | an op of the template pack (OPS: the general pack's, the paper's six)
     instruction   text; input: optional text
     response      text or None
     status        kept | eliminated | failed
     reasons       list of reason codes
-    model, gen    model id and decoding params; template_sha: hash of the template used
+    model, gen    model id and decoding params; templates: the pack; template_sha: hash of the template used
     scores        {difficulty, ifd, ...}; a score that could not be obtained is None
 """
 
@@ -88,8 +88,8 @@ def schema_errors(rec: dict) -> list[str]:
         errs.append(f"round must be an int >= 0, got {rec['round']!r}")
     if "depth" in rec and (not isinstance(rec["depth"], int) or not 0 <= rec["depth"] <= rec["round"]):
         errs.append(f"depth must be an int in 0..round, got {rec['depth']!r}")
-    if rec["op"] is not None and rec["op"] not in OPS:
-        errs.append(f"unknown op {rec['op']!r}")
+    if rec["op"] is not None and not (isinstance(rec["op"], str) and rec["op"]):
+        errs.append(f"op must be None or an op name, got {rec['op']!r}")
     if rec["round"] == 0 and (rec["op"] is not None or rec["parent_id"] is not None):
         errs.append("a round-0 record (seed) has op and parent_id None")
     if rec["round"] > 0 and (rec["op"] is None or rec["parent_id"] is None):

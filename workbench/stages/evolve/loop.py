@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from workbench.core import rules as R
 from workbench.core import templates
+from workbench.core.packs import Pack
 from workbench.core.records import full_text, new_evolution
 from workbench.llm import Generator, GenParams
 from workbench.stages.evolve import rules as E
@@ -53,36 +54,33 @@ def _rng(seed: int, record_id: str, round_: int) -> random.Random:
 
 
 def assign_ops(cfg, record_ids: list[str], round_: int, seed: int = 0) -> list[tuple[str, str | None]]:
-    """(op, data format for complicate_input) per record — the same on every rerun.
+    """(op, data format for an op that adds input) per record — the same on every rerun.
 
     Op counts follow cfg.op_weights exactly (largest remainder), and which record gets which
     op is a shuffle seeded by (run seed, round) over records ranked by hash(seed, id, round).
     Independent draws would leave some ops out of a small run; this never does when the
     pool has at least as many members as there are ops with weight.
     """
-    n = len(record_ids)
+    n, pack, weights = len(record_ids), cfg.pack(), cfg.weights()
     round_rng = random.Random(f"{seed}:round:{round_}")
-    total = sum(cfg.op_weights)
-    quotas = [w / total * n for w in cfg.op_weights]
+    total = sum(weights)
+    quotas = [w / total * n for w in weights]
     counts = [int(q) for q in quotas]
     order = sorted(range(len(quotas)), key=lambda i: (-(quotas[i] - counts[i]), round_rng.random()))
     for i in order[: n - sum(counts)]:
         counts[i] += 1
-    ops = [op for op, c in zip(cfg.ops, counts) for _ in range(c)]
+    ops = [op for op, c in zip(cfg.op_names(), counts) for _ in range(c)]
     round_rng.shuffle(ops)
     ranked = sorted(range(n), key=lambda i: _rng(seed, record_ids[i], round_).random())
     out: list[tuple[str, str | None]] = [("", None)] * n
     for op, i in zip(ops, ranked):
-        fmt = _rng(seed, record_ids[i], round_ + 10_000).choice(cfg.formats) if op == "complicate_input" else None
+        fmt = _rng(seed, record_ids[i], round_ + 10_000).choice(cfg.formats) if pack.ops[op].adds_input else None
         out[i] = (op, fmt)
     return out
 
 
-def evolution_prompt(op: str, parent: dict, fmt: str | None) -> str:
-    values = {"instruction": full_text(parent)}
-    if op == "complicate_input":
-        values |= {"format": fmt, "demonstration": templates.demonstration(fmt)}
-    return templates.load(op).render(**values)
+def evolution_prompt(pack: Pack, op: str, parent: dict, fmt: str | None) -> str:
+    return pack.prompt(op, full_text(parent), fmt)
 
 
 def clean_output(text: str) -> str:
@@ -117,6 +115,7 @@ class RoundContext:
     judge: Generator | None
     gens: dict
     checks: EvolveChecks
+    pack: Pack
 
     def rules(self, phase: str) -> tuple[str, ...]:
         """The rules evolve.rules turns on for one phase (instruction, answer, judge), in order."""
@@ -146,13 +145,14 @@ def run_evolution(seeds: list[dict], cfg, evolver: Generator, answerer: Generato
     With `sink`, the answered seeds and then each finished slice of attempts are passed to
     sink(rows) as soon as they are done, and not kept: the returned Evolution then holds the
     seeds only. Without it, every attempt is returned."""
+    pack = cfg.pack()
     checks = EvolveChecks(cfg.max_instruction_chars, cfg.sorry_max_words,
-                          templates.leak_vocabulary(tuple(cfg.ops), E.STOP_WORDS) | E.PAPER_LABELS)
-    ctx = RoundContext(cfg, seed, evolver, answerer, judge, gen_params(cfg, seed), checks)
+                          pack.leak_vocabulary(cfg.op_names(), E.STOP_WORDS) | E.PAPER_LABELS)
+    ctx = RoundContext(cfg, seed, evolver, answerer, judge, gen_params(cfg, seed), checks, pack)
     seeds = [dict(s) for s in seeds]
     if cfg.answer_seeds or cfg.reanswer_seeds:
         todo = [s for s in seeds if cfg.reanswer_seeds or not s.get("response")]
-        outs = answerer.generate([_user(full_text(s)) for s in todo], ctx.gens["answer"])
+        outs = answerer.generate([_user(pack.answer_prompt(full_text(s))) for s in todo], ctx.gens["answer"])
         for s, c in zip(todo, outs):
             if s.get("response"):  # re-answered: the source file's answer stays beside the new one
                 s["source_response"] = s["response"]
@@ -189,16 +189,17 @@ def _round_gen(gen: GenParams, seed: int, round_: int) -> GenParams:
 
 
 def _one_round(pool: list[dict], picks: list[tuple[str, str | None]], round_: int, ctx: RoundContext) -> list[dict]:
-    prompts = [_user(evolution_prompt(op, p, fmt)) for p, (op, fmt) in zip(pool, picks)]
+    prompts = [_user(evolution_prompt(ctx.pack, op, p, fmt)) for p, (op, fmt) in zip(pool, picks)]
     gen = _round_gen(ctx.gens["evolve"], ctx.seed, round_)
     outs = ctx.evolver.generate(prompts, gen)
     instruction_rules = ctx.rules("instruction")
     rows = []
     for parent, (op, fmt), c in zip(pool, picks, outs):
         text = clean_output(c.text) if c.ok else ""
-        instruction, input_, lost = E.split_input(op, text, parent.get("input") or "")
+        spec = ctx.pack.ops[op]
+        instruction, input_, lost = E.split_input(spec, text, parent.get("input") or "")
         rec = new_evolution(parent, round_, op, instruction, input_, model=ctx.evolver.model_id,
-                            gen=gen.as_dict(), template_sha=templates.load(op).sha)
+                            gen=gen.as_dict(), templates=ctx.pack.name, template_sha=spec.template.sha)
         rec["format"] = fmt
         rec["checks"] = {}
         if "skill" in parent:
@@ -215,7 +216,8 @@ def _one_round(pool: list[dict], picks: list[tuple[str, str | None]], round_: in
         rows.append((parent, rec))
     # answer only what survived the instruction checks: no calls spent on doomed rows
     live = [(p, r) for p, r in rows if r["status"] == "kept"]
-    answers = ctx.answerer.generate([_user(full_text(r)) for _, r in live], ctx.gens["answer"])
+    answers = ctx.answerer.generate([_user(ctx.pack.answer_prompt(full_text(r))) for _, r in live],
+                                    ctx.gens["answer"])
     answer_rules = ctx.rules("answer")
     for (_, rec), c in zip(live, answers):
         rec["answer_model"], rec["answer_gen"] = ctx.answerer.model_id, ctx.gens["answer"].as_dict()

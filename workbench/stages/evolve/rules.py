@@ -107,16 +107,17 @@ def _content_words(text: str) -> set[str]:
     return {w for w in words(text) if w not in STOP_WORDS}
 
 
-def split_input(op: str, output: str, parent_input: str) -> tuple[str, str, str | None]:
-    """-> (instruction, input, drop reason) for a child of a parent that had an input.
+def split_input(op, output: str, parent_input: str) -> tuple[str, str, str | None]:
+    """-> (instruction, input, drop reason) for a child of a parent that had an input; `op` is
+    the pack's op (its kind and whether it adds input).
 
     The evolving prompt shows the parent's instruction and input together. A verbatim copy of
     the input in the output is moved back to the child's input; an output that already holds
     most of the input's words rewrote it in place. Otherwise in-depth ops keep the parent's
-    input (they rewrite the instruction), breadth starts a new task without it, and
-    complicate_input, whose job is to build on the data, lost it: `input_lost`.
+    input (they rewrite the instruction), in-breadth ops start a new task without it, and an op
+    that adds input (complicate_input), whose job is to build on the data, lost it: `input_lost`.
     """
-    if not parent_input.strip() or op == "breadth":
+    if not parent_input.strip() or op.kind == "in-breadth":
         return output, "", None
     copy = re.search(r"\s+".join(map(re.escape, parent_input.split())), output)
     if copy:
@@ -124,7 +125,7 @@ def split_input(op: str, output: str, parent_input: str) -> tuple[str, str, str 
     wanted = _content_words(parent_input)
     if wanted and len(wanted & _content_words(output)) >= 0.5 * len(wanted):
         return output, "", None
-    if op == "complicate_input":
+    if op.adds_input:
         return output, "", input_lost.__name__
     return output, parent_input, None
 

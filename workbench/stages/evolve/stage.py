@@ -35,7 +35,7 @@ from workbench.core import rules as R
 from workbench.core import templates
 from workbench.core.config import StageConfig
 from workbench.core.io import JsonlWriter, iter_jsonl, read_jsonl
-from workbench.core.records import OPS
+from workbench.core.packs import Pack, PackError, load_pack
 from workbench.core.run_folder import FILES
 from workbench.stages.base import Stage
 from workbench.stages.evolve import rules as E
@@ -45,8 +45,9 @@ from workbench.stages.evolve.loop import run_evolution
 @dataclass(frozen=True)
 class Config(StageConfig):
     rounds: int = 4
-    ops: tuple = ("add_constraints", "deepening", "concretizing", "increase_reasoning", "complicate_input", "breadth")
-    op_weights: tuple = (1, 1, 1, 1, 1, 1)
+    templates: str = "general"
+    ops: tuple = ()
+    op_weights: tuple = ()
     formats: tuple = ("JSON", "XML", "SQL", "CSV table", "Python code", "HTML", "LaTeX", "shell command")
     model: str = ""
     answer_model: str = ""
@@ -67,33 +68,43 @@ class Config(StageConfig):
     max_instruction_chars: int = 2000
     max_failure_rate: float = 0.2
 
+    def pack(self) -> Pack:
+        return load_pack(self.templates)
+
+    def op_names(self) -> tuple[str, ...]:
+        """The ops in use: evolve.ops, or every op of the pack."""
+        return tuple(self.ops) or tuple(self.pack().ops)
+
+    def weights(self) -> tuple:
+        return tuple(self.op_weights) or (1,) * len(self.op_names())
+
     def check(self) -> list[str]:
         errs = R.check_names("evolve", self.rules)
-        ops, weights = list(self.ops), self.op_weights
-        unknown = [o for o in ops if o not in OPS]
+        try:
+            pack = self.pack()
+        except PackError as e:
+            return errs + str(e).splitlines()
+        ops, weights = self.op_names(), self.weights()
+        unknown = [o for o in ops if o not in pack.ops]
         if unknown:
-            errs.append(f"evolve.ops: unknown op(s) {unknown} (known: {', '.join(OPS)})")
-        if not ops:
-            errs.append("evolve.ops: enable at least one op")
-        if weights is not None and len(weights) != len(ops):
+            errs.append(f"evolve.ops: unknown op(s) {unknown} (ops of pack {pack.name}: {', '.join(pack.ops)})")
+        if len(weights) != len(ops):
             errs.append(f"evolve.op_weights: {len(weights)} weights for {len(ops)} ops")
-        elif weights is not None and (any(not isinstance(w, int | float) or w < 0 for w in weights) or sum(weights) <= 0):
+        elif any(not isinstance(w, int | float) or w < 0 for w in weights) or sum(weights) <= 0:
             errs.append("evolve.op_weights: weights must be >= 0 with a positive sum")
         bad_formats = [f for f in self.formats if f not in templates.FORMATS]
         if bad_formats:
             errs.append(f"evolve.formats: unknown format(s) {bad_formats} (known: {', '.join(templates.FORMATS)})")
-        return errs + self.format_errors()
+        return errs + ([] if unknown else self.format_errors(pack))
 
-    def format_errors(self) -> list[str]:
-        """complicate_input rewrites an input into one of evolve.formats: none listed would fail
+    def format_errors(self, pack: Pack) -> list[str]:
+        """An op that adds input writes it in one of evolve.formats: none listed would fail
         every such item after the model calls before it were paid for."""
-        if "complicate_input" not in self.ops or self.formats:
+        if self.formats:
             return []
-        weights = self.op_weights
-        if weights is not None and len(weights) == len(self.ops) and not weights[self.ops.index("complicate_input")]:
-            return []
-        return ["evolve.formats: empty while evolve.ops has complicate_input; list at least one format, "
-                "or remove complicate_input from evolve.ops"]
+        used = [op for op, w in zip(self.op_names(), self.weights()) if w and pack.ops[op].adds_input]
+        return [f"evolve.formats: empty while evolve.ops has {op}; list at least one format, "
+                f"or remove {op} from evolve.ops" for op in used]
 
 
 @dataclass

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
+from workbench.core.packs import has_template_marker
 from workbench.core.rules import drop, reason, rule
-from workbench.core.templates import has_template_marker
 
 # decided while reading a row (core/tables.py, core/fields.py, loaders.py)
 CELL_TOO_LONG = reason("cell_too_long", ["seed"], "a CSV cell holds more characters than the csv reader's limit")
