@@ -29,7 +29,7 @@
 # %% tags=["parameters"]
 run_dir = ""  # run folder (set by the runner; empty means the latest run)
 rounds = 4  # evolution rounds M (the paper used 4) [min 0]
-templates = "general"  # template pack: general (the paper's six ops), code (WizardCoder-style), math (WizardMath-style upward and downward), or a folder of one's own (workbench/core/packs.py)
+templates = "general"  # template pack: general (the paper's six ops), code (WizardCoder-style), math (WizardMath-style upward and downward), quality (answers rewritten, tasks kept), or a folder of one's own (workbench/core/packs.py)
 ops = []  # operations that may be chosen, from the pack; empty means every op of the pack
 op_weights = []  # relative weight of each op, same order as ops (or as the pack lists them); empty means equal
 formats = ["JSON", "XML", "SQL", "CSV table", "Python code", "HTML", "LaTeX", "shell command"]  # data formats an op that adds input (complicate_input) draws from

@@ -31,16 +31,18 @@ def write_pack(folder: Path, manifest: str, templates: dict[str, str]) -> Path:
 
 
 def test_the_bundled_packs():
-    general, code, math = (load_pack(n) for n in BUNDLED)
+    general, code, math, quality = (load_pack(n) for n in BUNDLED)
     assert tuple(general.ops) == OPS and general.ops["complicate_input"].adds_input
     assert general.ops["breadth"].kind == "in-breadth" and general.answer is None
     assert list(code.ops) == ["add_constraints", "replace_requirement", "increase_reasoning", "erroneous_code",
                               "raise_complexity"]
     assert list(math.ops) == ["upward", "downward"] and "step by step" in math.answer_prompt("2+2?")
-    for pack in (general, code, math):
+    assert list(quality.ops) == ["helpfulness", "relevance", "depth", "creativity", "details"]
+    assert {op.target for op in quality.ops.values()} == {"response"}
+    for pack in (general, code, math, quality):
         for op in pack.ops:
-            prompt = pack.prompt(op, "Sum a list.", "JSON" if pack.ops[op].adds_input else None)
-            assert "Sum a list." in prompt
+            prompt = pack.prompt(op, "Sum a list.", "JSON" if pack.ops[op].adds_input else None, "Use sum().")
+            assert "Sum a list." in prompt and ("Use sum()." in prompt) == (pack is quality)
             assert not {"{instruction}", "{format}", "{demonstration}"} & set(prompt.split())  # all filled
 
 
@@ -88,6 +90,8 @@ def test_math_answers_use_the_packs_answer_prompt():
     ("ops:\n  harder: {kind: in-depth, adds_input: true}\n", {"harder.txt": TEMPLATE}, "placeholder {demonstration} missing"),
     ("ops:\n  Harder: {kind: in-depth}\n", {}, "must be lower_snake_case"),
     ("ops: []\n", {}, "expected `ops:` mapping"),
+    ("ops:\n  better: {kind: in-depth, target: answer}\n", {}, "target must be one of instruction, response"),
+    ("ops:\n  better: {kind: in-depth, target: response}\n", {"better.txt": TEMPLATE}, "placeholder {response} missing"),
     ("ops:\n  harder: {kind: in-depth}\nanswers: a.txt\n", {"harder.txt": TEMPLATE}, "unknown key(s) ['answers']"),
     ("ops:\n  harder: {kind: in-depth}\nanswer: a.txt\n", {"harder.txt": TEMPLATE}, "a.txt: template file missing"),
 ])
@@ -125,3 +129,37 @@ def test_the_code_pack_runs_end_to_end_on_the_embedded_model(tmp_path):
     assert all(a["template_sha"] == code.ops[a["op"]].template.sha for a in attempts)
     stats = json.loads((run_dir / "02_evolve" / "stats.json").read_text())
     assert stats["attempts"] == 4 and sum(stats["status"].values()) == 4
+
+
+def test_response_evolution_rewrites_the_answer_keeps_the_task_and_is_eliminated_like_any_evolution():
+    judged = []
+
+    def reply(prompt):
+        if "<<Second Task>>" in prompt:
+            judged.append(prompt)
+            return "Not Equal"
+        if "<<New Answer>>" in prompt:
+            task = prompt.split("<<Task>>")[1].split("<<Original Answer>>")[0].strip()
+            if task.startswith("SAME"):
+                return prompt.split("<<Original Answer>>")[1].split("<<New Answer>>")[0].strip()
+            if task.startswith("LEAK"):
+                return "New Answer: the Nile, about 6,650 km long."
+            if task.startswith("SORRY"):
+                return "Sorry, I cannot."
+            return "The Nile, about 6,650 km long, flows north through eleven countries to the Mediterranean."
+        return "The Nile."
+
+    seeds = [new_seed(t) for t in ("Name a long river.", "SAME: name a river.", "LEAK: name a river.",
+                                   "SORRY: name a river.")]
+    gen = Generator(FakeBackend(reply=reply))
+    res = EV.run_evolution(seeds, Config(rounds=1, templates="quality"), gen, gen, gen)
+    by_task = {r["instruction"].split(":")[0]: r for r in res.records if r["round"] == 1}
+    good = by_task["Name a long river."]
+    assert good["status"] == "kept" and good["response"].startswith("The Nile, about 6,650 km")
+    assert good["instruction"] == "Name a long river." and good["depth"] == 1 and good["templates"] == "quality"
+    assert by_task["SAME"]["reasons"] == ["unchanged"]
+    assert by_task["LEAK"]["reasons"] == ["prompt_leak"]
+    assert by_task["SORRY"]["reasons"] == ["sorry_short_response"]
+    assert judged == []  # the Equal judge compares tasks; a rewritten answer keeps its task
+    with pytest.raises(P.ParamsError, match="rewrite answers, so seeds need answers"):
+        P.load(REPO / "params" / "smoke.yaml", ["evolve.templates=quality", "evolve.answer_seeds=false"])

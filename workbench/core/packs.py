@@ -6,12 +6,13 @@
           add_constraints: {kind: in-depth}
           complicate_input: {kind: in-depth, adds_input: true}   # fills {format}, {demonstration}
           breadth: {kind: in-breadth}     # a new task: the parent's input is not carried over
+          helpfulness: {kind: in-depth, target: response}   # rewrites the answer ({response})
         leak_labels: [rewritten task]     # optional: more phrases the leak rule must catch
         answer: answer.txt                # optional: the answer prompt ({instruction}); default:
                                           # the instruction itself is the user message
     workbench/prompts/<pack>/<op>.txt     # {instruction}; an adds_input op also {format}, {demonstration}
 
-`evolve.templates` names a bundled pack (general, code, math) or a folder of one's own, read
+`evolve.templates` names a bundled pack (general, code, math, quality) or a folder of one's own, read
 and checked here before any model call: a missing file or placeholder, an unknown kind or a
 placeholder the workbench would leave unfilled is a PackError naming the file.
 
@@ -41,7 +42,8 @@ from workbench.core.templates import (
 )
 from workbench.core.templates import phrase_pairs as _pairs
 
-BUNDLED = ("general", "code", "math")
+BUNDLED = ("general", "code", "math", "quality")
+TARGETS = ("instruction", "response")  # what an op rewrites
 KINDS = ("in-depth", "in-breadth")
 MANIFEST = "manifest.yaml"
 _OP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -60,6 +62,7 @@ class Op:
     kind: str  # in-depth | in-breadth
     adds_input: bool
     template: Template
+    target: str = "instruction"  # response: the op rewrites the answer and keeps the task
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,9 @@ class Pack:
     def __hash__(self) -> int:
         return hash((self.name, self.folder))
 
-    def prompt(self, op: str, instruction: str, fmt: str | None = None) -> str:
+    def prompt(self, op: str, instruction: str, fmt: str | None = None, response: str = "") -> str:
         spec = self.ops[op]
-        values = {"instruction": instruction}
+        values = {"instruction": instruction} | ({"response": response} if spec.target == "response" else {})
         if spec.adds_input:
             values |= {"format": fmt, "demonstration": demonstration(fmt)}
         return spec.template.render(**values)
@@ -119,13 +122,18 @@ def load_pack(name_or_folder: str) -> Pack:
             errors.append(f"{where}: op name {name!r} must be lower_snake_case")
         elif not isinstance(spec, dict) or spec.get("kind") not in KINDS:
             errors.append(f"{where}: op {name}: kind must be one of {', '.join(KINDS)}")
+        elif spec.get("target", "instruction") not in TARGETS or (spec.get("target") == "response"
+                                                                  and spec.get("adds_input")):
+            errors.append(f"{where}: op {name}: target must be one of {', '.join(TARGETS)} "
+                          "(and an op that rewrites the answer adds no input)")
         else:
-            adds_input = bool(spec.get("adds_input", False))
+            adds_input, target = bool(spec.get("adds_input", False)), spec.get("target", "instruction")
             needed = {"instruction"} | ({"format", "demonstration"} if adds_input else set())
+            needed |= {"response"} if target == "response" else set()
             template, problem = _template(folder / f"{name}.txt", name, needed)
             errors += problem
             if template is not None:
-                ops[name] = Op(name, spec["kind"], adds_input, template)
+                ops[name] = Op(name, spec["kind"], adds_input, template, target)
     answer = None
     if manifest.get("answer"):
         answer, problem = _template(folder / str(manifest["answer"]), "answer", {"instruction"})

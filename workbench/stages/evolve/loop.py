@@ -30,6 +30,7 @@ from workbench.llm import Generator, GenParams
 from workbench.stages.evolve import rules as E
 
 JUDGE_MAX_NEW_TOKENS = 8  # "Equal" / "Not Equal" and a little slack
+INSTRUCTION_ONLY = ("too_long", "input_lost")  # about a task's length and input, not an answer's
 
 
 def gen_params(cfg, seed: int) -> dict[str, GenParams]:
@@ -80,7 +81,7 @@ def assign_ops(cfg, record_ids: list[str], round_: int, seed: int = 0) -> list[t
 
 
 def evolution_prompt(pack: Pack, op: str, parent: dict, fmt: str | None) -> str:
-    return pack.prompt(op, full_text(parent), fmt)
+    return pack.prompt(op, full_text(parent), fmt, parent.get("response") or "")
 
 
 def clean_output(text: str) -> str:
@@ -192,30 +193,10 @@ def _one_round(pool: list[dict], picks: list[tuple[str, str | None]], round_: in
     prompts = [_user(evolution_prompt(ctx.pack, op, p, fmt)) for p, (op, fmt) in zip(pool, picks)]
     gen = _round_gen(ctx.gens["evolve"], ctx.seed, round_)
     outs = ctx.evolver.generate(prompts, gen)
-    instruction_rules = ctx.rules("instruction")
-    rows = []
-    for parent, (op, fmt), c in zip(pool, picks, outs):
-        text = clean_output(c.text) if c.ok else ""
-        spec = ctx.pack.ops[op]
-        instruction, input_, lost = E.split_input(spec, text, parent.get("input") or "")
-        rec = new_evolution(parent, round_, op, instruction, input_, model=ctx.evolver.model_id,
-                            gen=gen.as_dict(), templates=ctx.pack.name, template_sha=spec.template.sha)
-        rec["format"] = fmt
-        rec["checks"] = {}
-        if "skill" in parent:
-            rec["skill"] = parent["skill"]
-        if not c.ok:
-            _fail(rec, c.error)
-        else:
-            candidate = {"instruction": text, "parent_text": full_text(parent), "input_lost": lost is not None}
-            drops = R.all_drops(instruction_rules, candidate, ctx.checks)
-            leaks = [d.detail for d in drops if d.reason == "prompt_leak"]
-            if leaks:
-                rec["checks"]["leaked_phrases"] = leaks[0]
-            _eliminate(rec, drops)
-        rows.append((parent, rec))
-    # answer only what survived the instruction checks: no calls spent on doomed rows
-    live = [(p, r) for p, r in rows if r["status"] == "kept"]
+    rows = [(p, _attempt(p, op, fmt, c, round_, gen, ctx)) for p, (op, fmt), c in zip(pool, picks, outs)]
+    # answer only what survived the instruction checks: no calls spent on doomed rows; an op
+    # that rewrote the answer brought its own
+    live = [(p, r) for p, r in rows if r["status"] == "kept" and r["response"] is None]
     answers = ctx.answerer.generate([_user(ctx.pack.answer_prompt(full_text(r))) for _, r in live],
                                     ctx.gens["answer"])
     answer_rules = ctx.rules("answer")
@@ -225,10 +206,50 @@ def _one_round(pool: list[dict], picks: list[tuple[str, str | None]], round_: in
             _fail(rec, c.error)
             continue
         rec["response"] = c.text
-        _eliminate(rec, R.all_drops(answer_rules, rec, ctx.checks))
+    for _, rec in rows:
+        if rec["status"] == "kept":
+            _eliminate(rec, R.all_drops(answer_rules, rec, ctx.checks))
+    # the Equal judge compares tasks: a rewritten answer keeps its task, so it is not asked
     if ctx.rules("judge") and ctx.judge is not None:
-        _judge_equal([(p, r) for p, r in rows if r["status"] == "kept"], ctx)
+        _judge_equal([(p, r) for p, r in rows if r["status"] == "kept" and _target(r, ctx) == "instruction"], ctx)
     return [r for _, r in rows]
+
+
+def _target(rec: dict, ctx: RoundContext) -> str:
+    return ctx.pack.ops[rec["op"]].target
+
+
+def _attempt(parent: dict, op: str, fmt: str | None, c, round_: int, gen: GenParams, ctx: RoundContext) -> dict:
+    """One evolution attempt from the evolver's reply, through the instruction-phase rules. An
+    op that rewrites the answer keeps the parent's task, and its rules read the new answer
+    against the parent's (length and input rules, which are about tasks, are left out)."""
+    text = clean_output(c.text) if c.ok else ""
+    spec = ctx.pack.ops[op]
+    rules = ctx.rules("instruction")
+    if spec.target == "response":
+        instruction, input_, before = parent["instruction"], parent.get("input") or "", parent.get("response") or ""
+        lost = None
+        rules = tuple(r for r in rules if r not in INSTRUCTION_ONLY)
+    else:
+        instruction, input_, lost = E.split_input(spec, text, parent.get("input") or "")
+        before = full_text(parent)
+    rec = new_evolution(parent, round_, op, instruction, input_, model=ctx.evolver.model_id,
+                        gen=gen.as_dict(), templates=ctx.pack.name, template_sha=spec.template.sha)
+    rec["format"] = fmt
+    rec["checks"] = {}
+    if "skill" in parent:
+        rec["skill"] = parent["skill"]
+    if not c.ok:
+        _fail(rec, c.error)
+        return rec
+    if spec.target == "response":
+        rec["response"], rec["answer_model"], rec["answer_gen"] = text, ctx.evolver.model_id, gen.as_dict()
+    drops = R.all_drops(rules, {"instruction": text, "parent_text": before, "input_lost": lost is not None}, ctx.checks)
+    leaks = [d.detail for d in drops if d.reason == "prompt_leak"]
+    if leaks:
+        rec["checks"]["leaked_phrases"] = leaks[0]
+    _eliminate(rec, drops)
+    return rec
 
 
 def _judge_equal(live: list[tuple[dict, dict]], ctx: RoundContext) -> None:

@@ -95,6 +95,10 @@ class Config(StageConfig):
         bad_formats = [f for f in self.formats if f not in templates.FORMATS]
         if bad_formats:
             errs.append(f"evolve.formats: unknown format(s) {bad_formats} (known: {', '.join(templates.FORMATS)})")
+        if not unknown and not (self.answer_seeds or self.reanswer_seeds) and any(
+                pack.ops[op].target == "response" for op in ops):
+            errs.append(f"evolve.answer_seeds: the ops of pack {pack.name} rewrite answers, so seeds need answers; "
+                        "set answer_seeds: true")
         return errs + ([] if unknown else self.format_errors(pack))
 
     def format_errors(self, pack: Pack) -> list[str]:
