@@ -1,1 +1,2 @@
-"""."""
+"""03_filter: post-hoc cleaning rules (rules.py) and their machinery: MinHash near duplicates,
+n-gram decontamination (filters.py)."""

@@ -1,1 +1,1 @@
-"""."""
+"""06_finetune: SFT of the dataset variants with TRL, full or LoRA (train.py)."""
