@@ -39,8 +39,8 @@ from workbench.core.templates import (
     content_words,
     demonstration,
     load,
+    phrase_pairs,
 )
-from workbench.core.templates import phrase_pairs as _pairs
 
 BUNDLED = ("general", "code", "math", "quality")
 TARGETS = ("instruction", "response")  # what an op rewrites
@@ -175,7 +175,7 @@ def _leak_vocabulary(pack: Pack, ops: tuple[str, ...], stop_words: frozenset[str
         vocab.update(" ".join(content_words(label, stop_words)) for label in labels
                      if len(content_words(label, stop_words)) > 1)
         text = PLACEHOLDER.sub(" ", spec.template.text)
-        vocab.update(p for p in _pairs(text, stop_words) if SELF_REFERENCE & set(p.split()))
+        vocab.update(p for p in phrase_pairs(text, stop_words) if SELF_REFERENCE & set(p.split()))
     return frozenset(v for v in vocab if v)
 
 
