@@ -152,7 +152,8 @@ def test_response_evolution_rewrites_the_answer_keeps_the_task_and_is_eliminated
     seeds = [new_seed(t) for t in ("Name a long river.", "SAME: name a river.", "LEAK: name a river.",
                                    "SORRY: name a river.")]
     gen = Generator(FakeBackend(reply=reply))
-    res = EV.run_evolution(seeds, Config(rounds=1, templates="quality"), gen, gen, gen)
+    # too_long measures tasks: a rewritten answer longer than max_instruction_chars is kept
+    res = EV.run_evolution(seeds, Config(rounds=1, templates="quality", max_instruction_chars=60), gen, gen, gen)
     by_task = {r["instruction"].split(":")[0]: r for r in res.records if r["round"] == 1}
     good = by_task["Name a long river."]
     assert good["status"] == "kept" and good["response"].startswith("The Nile, about 6,650 km")

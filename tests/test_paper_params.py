@@ -19,10 +19,9 @@ def test_paper_params_are_the_papers():
 
 
 def test_the_elimination_is_the_papers_four_rules_and_nothing_cuts_an_evolution_short():
-    R.loaded()
+    rules = P.load(PAPER)["evolve"]["rules"]  # validating builds each stage's Config: every rule registered
     text = PAPER.read_text(encoding="utf-8")
     assert "Not used: too_long" in text and "evolved instructions are not cut short" in text
-    rules = P.load(PAPER)["evolve"]["rules"]
     assert "too_long" not in rules and "input_lost" not in rules
     for paper_rule in ("no_information_gain", "sorry_short_response", "degenerate_response", "prompt_leak"):
         assert paper_rule in rules

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from workbench.core.run_folder import FILES
-from workbench.core.stage_table import REPO_ROOT
+from workbench.core.stage_table import REPO_ROOT, pipeline
 from workbench.pipeline import params as P
 from workbench.pipeline import runner, runs
 from workbench.pipeline import sweep as SW
@@ -184,7 +184,8 @@ def rules(stage: Annotated[str | None, typer.Argument(help="seed, evolve or filt
 
     if stage is not None and stage not in R.STAGES:
         _fail(f"unknown stage {stage!r} (rules belong to {', '.join(R.STAGES)})")
-    R.loaded()
+    for spec in pipeline():  # importing each stage registers its rules
+        spec.config_class()
     for row in R.listing(stage):
         typer.echo(f"{row['stage']:<7} {row['name']:<27} {row['switch']:<10} {row['doc']}")
 

@@ -53,6 +53,7 @@ class Rule:
     always: tuple[str, ...] = ()  # stages that apply it unconditionally
     check: Callable[[dict, object], Verdict] | None = None  # None: decided where the work happens
     phase: str = ""  # where in its stage it runs (02_evolve: instruction, answer, judge)
+    task_only: bool = False  # about a task (its length, its input): not applied to a rewritten answer
 
 
 RULES: dict[str, Rule] = {}
@@ -65,7 +66,7 @@ class Limits:
     max_chars: int
 
 
-def rule(switchable: Iterable[str] = (), always: Iterable[str] = (), phase: str = ""):
+def rule(switchable: Iterable[str] = (), always: Iterable[str] = (), phase: str = "", task_only: bool = False):
     """Register `check(row, ctx) -> None | Drop` under its function name."""
     def register(check):
         name = check.__name__
@@ -76,7 +77,7 @@ def rule(switchable: Iterable[str] = (), always: Iterable[str] = (), phase: str 
 
         verdict.__name__, verdict.__doc__ = name, check.__doc__
         RULES[name] = Rule(name, check.__doc__.strip().splitlines()[0], tuple(switchable), tuple(always),
-                           verdict, phase)
+                           verdict, phase, task_only)
         return verdict
     return register
 
@@ -95,7 +96,7 @@ def empty(row, ctx):
     return None if row["instruction"].strip() else drop()
 
 
-@rule(switchable=["seed", "evolve"], phase="instruction")
+@rule(switchable=["seed", "evolve"], phase="instruction", task_only=True)
 def too_long(row, ctx):
     """characters of instruction + input above seed.max_chars / evolve.max_instruction_chars"""
     n = len(row["instruction"]) + len(row.get("input") or "")
@@ -103,15 +104,6 @@ def too_long(row, ctx):
 
 
 # --- using the registry -----------------------------------------------------------------------
-
-def loaded() -> dict[str, Rule]:
-    """The registry with every stage's rules in it (each registers when its stage is imported)."""
-    from workbench.core.stage_table import pipeline
-
-    for spec in pipeline():
-        spec.config_class()
-    return RULES
-
 
 def switchable(stage: str) -> tuple[str, ...]:
     """The rules a stage's `rules:` list may name, in the order the stage applies them."""

@@ -30,7 +30,6 @@ from workbench.llm import Generator, GenParams
 from workbench.stages.evolve import rules as E
 
 JUDGE_MAX_NEW_TOKENS = 8  # "Equal" / "Not Equal" and a little slack
-INSTRUCTION_ONLY = ("too_long", "input_lost")  # about a task's length and input, not an answer's
 
 
 def gen_params(cfg, seed: int) -> dict[str, GenParams]:
@@ -229,7 +228,7 @@ def _attempt(parent: dict, op: str, fmt: str | None, c, round_: int, gen: GenPar
     if spec.target == "response":
         instruction, input_, before = parent["instruction"], parent.get("input") or "", parent.get("response") or ""
         lost = None
-        rules = tuple(r for r in rules if r not in INSTRUCTION_ONLY)
+        rules = tuple(r for r in rules if not R.RULES[r].task_only)
     else:
         instruction, input_, lost = E.split_input(spec, text, parent.get("input") or "")
         before = full_text(parent)

@@ -144,7 +144,7 @@ def prompt_leak(row, ctx):
     return drop(leaked) if leaked else None
 
 
-@rule(switchable=["evolve"], phase="instruction")
+@rule(switchable=["evolve"], phase="instruction", task_only=True)
 def input_lost(row, ctx):
     """complicate_input dropped the parent's input instead of building on it"""
     return drop() if row["instruction"] and row.get("input_lost") else None
