@@ -14,6 +14,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.sign import NotebookNotary
+
+from workbench.pipeline.notebook_files import KERNELSPEC
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -67,8 +70,10 @@ def executed_run(tmp_path_factory):
 def test_executed_notebook_has_no_pairing_metadata(executed_run):
     nb = nbformat.read(executed_run / "01_seed" / "notebook.ipynb", as_version=4)
     assert "jupytext" not in nb.metadata
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.metadata["kernelspec"] == KERNELSPEC  # the installed kernel: JupyterLab changes nothing
     assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    # trusted for this user, so its figures render interactive rather than as static fallbacks
+    assert NotebookNotary().check_signature(nb)
 
 
 def test_lab_serves_notebooks_run_folders_and_the_default_viewer(executed_run):

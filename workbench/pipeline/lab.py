@@ -7,13 +7,19 @@ from this venv), merged with whatever else that file holds, so the user's own se
 left alone:
 
     {"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}
+
+`workbench lab` also keeps checkpoints out of the run folders (ProjectCheckpoints).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+
+from jupyter_core.utils import ensure_dir_exists
+from jupyter_server.services.contents.filecheckpoints import AsyncFileCheckpoints
 
 DOCMANAGER = "@jupyterlab/docmanager-extension:plugin"
 JUPYTEXT_FACTORY = "Jupytext Notebook"  # the widget factory name the jupytext lab extension registers
@@ -43,3 +49,17 @@ def set_default_viewers(prefix: Path | str = sys.prefix, doctypes=("python",)) -
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+class ProjectCheckpoints(AsyncFileCheckpoints):
+    """Checkpoints in one folder at the root (`.ipynb_checkpoints/<folder of the file>/`),
+    not beside each file: opening an executed notebook leaves its run folder as it was, and
+    run folders hold only what the run wrote. (The root folder is ignored by git.)"""
+
+    def checkpoint_path(self, checkpoint_id, path):
+        parent, _, name = path.strip("/").rpartition("/")
+        basename, ext = os.path.splitext(name)
+        cp_dir = os.path.join(self.root_dir, self.checkpoint_dir, parent)
+        with self.perm_to_403():
+            ensure_dir_exists(cp_dir)
+        return os.path.join(cp_dir, f"{basename}-{checkpoint_id}{ext}")

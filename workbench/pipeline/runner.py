@@ -20,6 +20,7 @@ from workbench.core.io import atomic_write_text
 from workbench.core.run_folder import NOTEBOOK, RunFolder
 from workbench.core.stage_table import stage as stage_spec
 from workbench.pipeline.lock import RunLock
+from workbench.pipeline.notebook_files import KERNELSPEC, as_report, sign
 from workbench.pipeline.runs import utc_now
 
 
@@ -44,7 +45,7 @@ def execute_stage(run: RunFolder, stage: str, cwd: Path | None = None) -> None:
     notebook = run.stage_file(stage, NOTEBOOK)
     partial = stage_dir / ".notebook.partial.ipynb"  # papermill rewrites its output after every cell
     nb = jupytext.read(spec.notebook)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     # the executed copy is a plain notebook: JupyterLab's jupytext refuses to open an .ipynb
     # whose pairing metadata names a notebook.py that does not exist
     nb.metadata.pop("jupytext", None)
@@ -81,8 +82,10 @@ def execute_stage(run: RunFolder, stage: str, cwd: Path | None = None) -> None:
 
 
 def _keep_if_whole(partial: Path, notebook: Path, run_params: dict) -> None:
-    """Move the executed notebook into place if it is whole; a truncated one (full disk) is
-    deleted, which also frees room, and the unexecuted copy stays."""
+    """Move the executed notebook into place if it is whole, as a report (notebook_files); a
+    truncated one (full disk) is deleted, which also frees room, and the unexecuted copy stays."""
+    import nbformat
+
     if not partial.is_file():
         return
     try:
@@ -93,8 +96,11 @@ def _keep_if_whole(partial: Path, notebook: Path, run_params: dict) -> None:
         return
     key = _secret(run_params)  # whatever printed the API key (a library's log, a traceback)
     if key and key in text:
-        atomic_write_text(partial, text.replace(key, "[API key removed]"))
-    os.replace(partial, notebook)
+        text = text.replace(key, "[API key removed]")
+    report = as_report(nbformat.reads(text, as_version=4))
+    sign(report)  # after every change: the signature covers the saved bytes
+    atomic_write_text(notebook, nbformat.writes(report))
+    partial.unlink(missing_ok=True)
 
 
 def _secret(run_params: dict) -> str | None:
