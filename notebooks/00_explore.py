@@ -18,11 +18,12 @@
 # Interactive only (the pipeline never runs this notebook). Pick a run (the latest is
 # selected) and a seed — each seed's entry counts its attempts kept, eliminated and failed,
 # and its curation marks — to see its evolution tree: each attempt with its round, operation,
-# status, elimination reasons and judge verdict; the instruction as a word diff against its
+# status, elimination reasons and the judge's information-gain verdict (hover for what it means); the instruction as a word diff against its
 # parent; the answer folded away. Tick statuses and operations to filter; narrow the rounds.
 #
-# To curate, pick a record under the tree, mark it accepted or rejected with a note and
-# save: marks are appended to `<run>/curation.jsonl` (kept across kernel restarts; the last
+# To curate, pick a record under the tree: the buttons and the note show its saved mark
+# ("no mark" when it has none; saving "no mark" clears one). Mark it accepted or rejected
+# with a note and save: marks are appended to `<run>/curation.jsonl` (kept across kernel restarts; the last
 # mark per record wins) and `workbench export` leaves rejected rows out.
 
 # %% tags=["parameters"]

@@ -5,6 +5,8 @@ so "save mark" silently did nothing; after a save it jumped to the seed while th
 "rejected", so a second click would have rejected the seed.
 """
 
+import re
+
 from export_fixtures import make_run  # the same small run folder the export and curation tests use
 
 from workbench.core.io import read_jsonl
@@ -53,3 +55,44 @@ def test_save_with_nothing_listed_says_so_and_writes_nothing(tmp_path):
     ui.save.click()
     assert "nothing saved" in ui.saved.value
     assert not C.curation_path(run).exists()
+
+
+def test_the_buttons_show_each_records_own_mark_and_note_and_start_unmarked(tmp_path):
+    run = make_run(tmp_path)
+    ui = browser(run)
+    first, second = ui.record_pick.options[0][1], ui.record_pick.options[1][1]
+    assert ui.verdict_pick.value == "unmarked" and ui.note.value == ""  # nothing preselected
+    assert "no mark" in ui.current.value
+    ui.verdict_pick.value, ui.note.value = "rejected", "answer is wrong"
+    ui.save.click()
+    assert "saved mark" in ui.current.value and "answer is wrong" in ui.current.value
+    assert ui.note.value == "answer is wrong"  # the saved note stays on screen
+    ui.record_pick.value = second  # the last choice does not carry over to the next record
+    assert ui.verdict_pick.value == "unmarked" and ui.note.value == "" and "no mark" in ui.current.value
+    ui.record_pick.value = first  # and coming back shows what was saved
+    assert ui.verdict_pick.value == "rejected" and ui.note.value == "answer is wrong"
+    fresh = browser(run)  # a kernel restart reads the same state back
+    assert fresh.record_pick.value == first and fresh.verdict_pick.value == "rejected"
+
+
+def test_clearing_a_mark_withdraws_it(tmp_path):
+    run = make_run(tmp_path)
+    ui = browser(run)
+    shown = ui.record_pick.value
+    ui.verdict_pick.value = "accepted"
+    ui.save.click()
+    assert C.load_marks(run)[shown]["mark"] == "accepted"
+    ui.verdict_pick.value = "unmarked"
+    ui.save.click()
+    assert shown not in C.load_marks(run) and "mark cleared" in ui.saved.value
+    assert "no mark" in ui.current.value
+
+
+def test_the_judge_verdict_on_a_card_is_said_in_words_with_a_hover():
+    from workbench.explore.explore import JUDGE_WORDS, judge_html
+    from workbench.stages.evolve.rules import EQUAL, NOT_EQUAL, UNPARSABLE
+
+    assert set(JUDGE_WORDS) == {EQUAL, NOT_EQUAL, UNPARSABLE}  # every verdict the evolve judge records
+    shown = judge_html(UNPARSABLE)
+    visible = re.sub(r"<[^>]+>", "", shown)
+    assert visible == "not checked for information gain" and "no judge checked" in shown  # the hover

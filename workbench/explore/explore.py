@@ -115,6 +115,32 @@ def word_diff_html(old: str, new: str) -> str:
 MARK_BADGES = {"accepted": "<b style='color:#2a7'>✓ accepted</b>", "rejected": "<b style='color:#c33'>✗ rejected</b>"}
 
 
+# the judge's information-gain verdict in words, with a hover that says what it means
+JUDGE_WORDS = {
+    "Equal": ("judge: no information gain",
+              "The judge read this evolution as equal to its parent (the paper's Equal): nothing was gained."),
+    "Not Equal": ("judge: information gain",
+                  "The judge read this evolution as different from its parent (Not Equal): it adds something."),
+    "unparsable": ("not checked for information gain",
+                   "The judge's reply named neither Equal nor Not Equal, so no judge checked this evolution "
+                   "for information gain. It is kept unless evolve.judge_unparsable is 'eliminate'."),
+}
+
+
+def judge_html(verdict: str) -> str:
+    words, hover = JUDGE_WORDS.get(verdict, (f"judge: {verdict}", "the judge's verdict as recorded"))
+    return (f"<span title='{html.escape(hover, quote=True)}' style='border-bottom:1px dotted #888;cursor:help'>"
+            f"{html.escape(words)}</span>")
+
+
+def current_mark_html(saved: dict | None) -> str:
+    """The picked record's saved curation mark and note, or that it has none."""
+    if not saved:
+        return "<i>this record has no mark</i>"
+    note = f" · note: <i>{html.escape(saved['note'])}</i>" if saved.get("note") else ""
+    return f"saved mark: {MARK_BADGES[saved['mark']]}{note} <small>({html.escape(saved.get('time', ''))})</small>"
+
+
 def record_card(rec: dict, parent: dict | None, depth: int, mark: dict | None = None) -> str:
     colour = {"kept": "#2a7", "eliminated": "#c33", "failed": "#888"}[rec["status"]]
     head = f"round {rec['round']} · {rec['op'] or 'seed'} · <b style='color:{colour}'>{rec['status']}</b>"
@@ -124,7 +150,7 @@ def record_card(rec: dict, parent: dict | None, depth: int, mark: dict | None = 
         head += f" · {', '.join(rec['reasons'])}"
     verdict = rec.get("checks", {}).get("equal_judge")
     if verdict:
-        head += f" · judge: {html.escape(verdict['verdict'])}"
+        head += f" · {judge_html(verdict['verdict'])}"
     if parent is not None:
         body = word_diff_html(full_text(parent), rec["instruction"])
     else:

@@ -27,6 +27,10 @@ def run_choices(run_dir: Path | str = "", outputs: Path = OUTPUTS) -> tuple[list
     return [(p.name, str(p)) for p in found], (str(chosen) if chosen else None)
 
 
+# (label, value) of the mark buttons; "unmarked" saved over a mark withdraws it (curation.py)
+VERDICT_OPTIONS = [("no mark", "unmarked"), ("accepted", "accepted"), ("rejected", "rejected")]
+
+
 class Explorer:
     def __init__(self, run_dir: Path | str = "", cfg: EX.Config | None = None, outputs: Path = OUTPUTS):
         self.cfg = cfg or EX.Config()
@@ -44,12 +48,16 @@ class Explorer:
         self.tree = w.HTML()
         self.counts = w.HTML()
         self.record_pick = w.Dropdown(description="record", layout=w.Layout(width="90%"))
-        self.verdict_pick = w.ToggleButtons(options=list(C.MARKS), value="accepted", description="mark")
+        # the buttons always show the picked record's own mark ("no mark" when it has none), never
+        # the last choice made on another record: one careless click must not mark the wrong thing
+        self.verdict_pick = w.ToggleButtons(options=VERDICT_OPTIONS, value="unmarked", description="mark",
+                                            tooltips=["clears an earlier mark", "", "left out of the export"])
         self.note = w.Text(placeholder="why (optional)", description="note", layout=w.Layout(width="60%"))
         self.save = w.Button(description="save mark")
+        self.current = w.HTML()  # the picked record's mark and note as saved in curation.jsonl
         self.saved = w.HTML()  # what the last click on "save mark" did: a click must never pass unnoticed
-        self.curate = w.VBox([self.counts, self.record_pick, w.HBox([self.verdict_pick, self.note, self.save]),
-                              self.saved])
+        self.curate = w.VBox([self.counts, self.record_pick, self.current,
+                              w.HBox([self.verdict_pick, self.note, self.save]), self.saved])
         filters = w.VBox([w.HBox([w.Label("status:"), *self.status_boxes.values()]), self.op_row, self.round_pick])
         self.ui = w.VBox([self.run_pick, self.seed_pick, filters, self.tree, self.curate])
 
@@ -58,6 +66,7 @@ class Explorer:
         self.round_pick.observe(self.refresh, names="value")
         for box in self.status_boxes.values():
             box.observe(self.refresh, names="value")
+        self.record_pick.observe(lambda _: self.show_mark(), names="value")
         self.save.on_click(self.save_mark)
         self.open_run()
 
@@ -125,16 +134,24 @@ class Explorer:
         ids = [v for _, v in options]
         self.record_pick.value = keep if keep in ids else (ids[0] if ids else None)
         self.counts.value = EX.curation_summary_html(self.marks, self.records, self.seed_pick.value)
+        self.show_mark()  # also when the picked record stayed the same (no change event)
+
+    def show_mark(self) -> None:
+        """Set the buttons and the note to the picked record's saved mark, and say what it is."""
+        saved = self.marks.get(self.record_pick.value) if self.record_pick.value else None
+        self.verdict_pick.value = saved["mark"] if saved else "unmarked"
+        self.note.value = saved.get("note", "") if saved else ""
+        self.current.value = EX.current_mark_html(saved) if self.record_pick.value else ""
 
     def save_mark(self, *_) -> None:
         if self.record_pick.value is None:
             self.saved.value = "<i>nothing saved: no record matches the filters above</i>"
             return
         label = dict((v, k) for k, v in self.record_pick.options)[self.record_pick.value]
-        C.mark(self.run, self.record_pick.value, self.verdict_pick.value, self.note.value)
-        self.saved.value = f"saved: <b>{self.verdict_pick.value}</b> · {html.escape(label)}"
+        verdict = self.verdict_pick.value
+        C.mark(self.run, self.record_pick.value, verdict, self.note.value if verdict != "unmarked" else "")
+        self.saved.value = (f"saved: <b>{verdict}</b>" if verdict != "unmarked" else "mark cleared") + f" · {html.escape(label)}"
         self.marks = C.load_marks(self.run)
-        self.note.value = ""
         self._fill_seeds()  # the seed's counts in the picker change with the mark
 
     def show(self):
