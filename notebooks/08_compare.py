@@ -43,6 +43,9 @@ runs.table()
 # undetermined: the numbers exist, but they do not carry the claim.
 
 # %%
+import pandas as pd
+
+pd.set_option("display.max_colwidth", None)  # the evidence column is read whole, not cut at 50 characters
 runs.claims()
 
 # %% [markdown]

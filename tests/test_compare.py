@@ -1,8 +1,6 @@
 import json
 from pathlib import Path
 
-import pytest
-
 from workbench.core.io import write_json
 from workbench.explore import compare as CMP
 
@@ -47,7 +45,28 @@ def test_summaries_legends_and_figures(tmp_path):
     assert len(CMP.diversity_metrics(summaries, labels).data) == 0  # no 05 stats: no bars, no crash
     assert CMP.table(summaries, labels)[1]["evolved_vs_seeds"] == 0.4
     claims = CMP.claims(summaries, labels)
-    assert [c["verdict"] for c in claims] == ["undetermined"] * 4 and claims[1]["evidence"]["interval"] == pytest.approx([0.4, 0.8])
+    assert [c["verdict"] for c in claims] == ["undetermined"] * 4 and "interval=[0.4, 0.8]" in claims[1]["evidence"]
+
+
+def annotations(fig) -> str:
+    return " ".join(a.text for a in fig.layout.annotations)
+
+
+def test_one_run_keeps_its_legend_and_every_figure_says_why_it_is_empty(tmp_path):
+    run = fake_run(tmp_path, "only", 2, 0.7, [3.0, 4.0, 4.5], 0.4)  # 07 undetermined, no 05
+    summaries = [CMP.summarise_run(run)]
+    labels = CMP.legend_labels(summaries)
+    diff = CMP.difficulty_by_round(summaries, labels)
+    assert diff.layout.showlegend is True and diff.data[0].name == "only (judge not validated)"
+    assert diff.layout.xaxis.dtick == 1  # rounds, not half-steps
+    win = CMP.win_rates(summaries, labels)
+    assert win.layout.showlegend is True and win.data[0].name == "only (undetermined)"
+    assert "nothing to draw" in annotations(win) and "only: undetermined, order consistency" in annotations(win)
+    div = CMP.diversity_metrics(summaries, labels)
+    assert len(div.data) == 0 and "only: no 05_diversity stats" in annotations(div)
+    assert annotations(CMP.elimination_rates(summaries, labels)) == ""  # drawn whole: nothing to explain
+    partly = CMP.win_rates([summaries[0], CMP.summarise_run(fake_run(tmp_path, "b", 2, 0.7, [3.0], 0.7))], ["a", "b"])
+    assert "nothing to draw" not in annotations(partly) and "a: undetermined" in annotations(partly)
 
 
 def test_compare_notebook_runs_headless(tmp_path):

@@ -134,58 +134,89 @@ def judge_label(summary: dict, label: str) -> str:
     return label if verdict in (None, "validated") else f"{label} (judge {verdict})"
 
 
+def explain(fig: go.Figure, missing: list[str]) -> go.Figure:
+    """Every figure keeps its legend, also for one run (the trace names carry "(judge not
+    validated)" and "(undetermined)"), and says which runs drew nothing and why; an empty
+    figure says so in its middle."""
+    fig.update_layout(showlegend=True)
+    drawn = any(any(v is not None for v in (t.y if t.y is not None else ())) for t in fig.data)
+    if missing:
+        text = "<br>".join(missing)
+        if drawn:
+            fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=-0.18, xanchor="left",
+                               yanchor="top", showarrow=False, align="left", font={"size": 11})
+            fig.update_layout(margin={"b": 90 + 16 * len(missing)})
+        else:
+            fig.add_annotation(text=f"nothing to draw:<br>{text}", xref="paper", yref="paper", x=0.5, y=0.5,
+                               showarrow=False, font={"size": 13})
+    return fig
+
+
 def difficulty_by_round(summaries: list[dict], labels: list[str]) -> go.Figure:
-    fig = go.Figure()
+    fig, missing = go.Figure(), []
     for s, label in zip(summaries, labels):
         label = judge_label(s, label)
         by_round = s["difficulty"].get("difficulty", {}).get("by_round", {})
         pts = [(int(r), v) for r, v in by_round.items() if v.get("mean") is not None]
-        if pts:
+        if not pts:
+            missing.append(f"{label}: " + ("no 04_difficulty stats" if not s["difficulty"] else "no per-round means"))
+        else:
             fig.add_scatter(x=[r for r, _ in pts], y=[v["mean"] for _, v in pts], mode="lines+markers", name=label,
                             error_y={"type": "data", "symmetric": False,
                                      "array": [v["hi"] - v["mean"] for _, v in pts],
                                      "arrayminus": [v["mean"] - v["lo"] for _, v in pts]})
-    fig.update_layout(title="Mean judge difficulty per round (95% CI)", xaxis_title="round", yaxis_title="difficulty")
-    return fig
+    fig.update_layout(title="Mean judge difficulty per round (95% CI)", xaxis_title="round", yaxis_title="difficulty",
+                      xaxis={"tick0": 0, "dtick": 1})  # rounds are whole numbers
+    return explain(fig, missing)
 
 
 def elimination_rates(summaries: list[dict], labels: list[str]) -> go.Figure:
-    fig = go.Figure()
+    fig, missing = go.Figure(), []
     rules = sorted({r for s in summaries for r in s["evolve"].get("reason_share", {})})
     for s, label in zip(summaries, labels):
         shares = s["evolve"].get("reason_share", {})
-        if s["evolve"]:
+        if not s["evolve"]:
+            missing.append(f"{label}: no 02_evolve stats")
+        elif not shares:
+            missing.append(f"{label}: no attempt was eliminated")
+        else:
             fig.add_bar(name=label, x=rules, y=[shares.get(r, 0.0) for r in rules])
     fig.update_layout(barmode="group", title="Share of evolution attempts eliminated, per rule",
                       yaxis_tickformat=".0%", xaxis_title="rule")
-    return fig
+    return explain(fig, missing)
 
 
 def diversity_metrics(summaries: list[dict], labels: list[str], metric: str = "vendi") -> go.Figure:
     """Seeds and evolved rows of each run at equal n (05's subsampling), with 95% intervals:
     raw metrics grow with n, so runs of different sizes are never compared on them."""
-    fig = go.Figure()
+    fig, missing = go.Figure(), []
     for s, label in zip(summaries, labels):
         cmp = s["diversity"].get("equal_n", {}).get("seeds_vs_evolved", {})
         groups = [(g, cmp.get("groups", {}).get(g, {}).get(metric)) for g in ("seeds", "evolved")]
         groups = [(g, v) for g, v in groups if v and v.get("mean") is not None]
-        if groups:
+        if not groups:
+            missing.append(f"{label}: " + ("no 05_diversity stats" if not s["diversity"]
+                                           else f"no equal-n {metric} of seeds and evolved rows"))
+        else:
             fig.add_bar(name=f"{label} (n={cmp.get('n')})", x=[g for g, _ in groups], y=[v["mean"] for _, v in groups],
                         error_y={"type": "data", "symmetric": False, "array": [v["hi"] - v["mean"] for _, v in groups],
                                  "arrayminus": [v["mean"] - v["lo"] for _, v in groups]})
     fig.update_layout(barmode="group", title=f"Diversity ({metric}) of seeds and evolved rows at equal n (95% interval)")
-    return fig
+    return explain(fig, missing)
 
 
 def win_rates(summaries: list[dict], labels: list[str], pair: str = "evolved_vs_seeds") -> go.Figure:
     """Win rate (wins / decided) with its Wilson interval per bucket; an undetermined comparison
     draws no bar and says so in the legend."""
-    fig = go.Figure()
+    fig, missing = go.Figure(), []
     buckets = ["easy", "medium", "hard"]
     for s, label in zip(summaries, labels):
         res = s["evaluate"].get("pairs", {}).get(pair)
         if not res:
+            missing.append(f"{label}: " + ("no 07_evaluate stats" if not s["evaluate"] else f"no {pair} comparison"))
             continue
+        if res.get("status") != "determined":
+            missing.append(f"{label}: undetermined, {why_undetermined(res['overall'])}")
         groups = [res["by_bucket"].get(b, {}) for b in buckets] + [res["overall"]]
         rate = [g.get("win_rate") if res.get("status") == "determined" else None for g in groups]
         fig.add_bar(name=label if res.get("status") == "determined" else f"{label} (undetermined)",
@@ -195,7 +226,14 @@ def win_rates(summaries: list[dict], labels: list[str], pair: str = "evolved_vs_
                              "arrayminus": [r - (g.get("win_rate_lo") or 0) if r is not None else 0 for g, r in zip(groups, rate)]})
     fig.update_layout(barmode="group", title=f"{pair.replace('_vs_', ' vs ')}: win rate by difficulty bucket (95% Wilson)",
                       yaxis_range=[0, 1], yaxis_tickformat=".0%")
-    return fig
+    return explain(fig, missing)
+
+
+def why_undetermined(overall: dict) -> str:
+    """Why 07 drew no win rate: the counts its informativeness rule looks at (pairwise.summary)."""
+    return (f"order consistency {overall.get('order_consistency')} (0.5 needed), "
+            f"{overall.get('undetermined', '?')} undetermined and {overall.get('error', '?')} failed "
+            f"of {overall.get('n', '?')} items")
 
 
 def claims(summaries: list[dict], labels: list[str]) -> list[dict]:
@@ -205,8 +243,21 @@ def claims(summaries: list[dict], labels: list[str]) -> list[dict]:
         stated = [s["difficulty"].get("claim"), s["diversity"].get("claim"), *s["evaluate"].get("claims", [])]
         for c in filter(None, stated):
             rows.append({"run": label, "claim": c.get("statement", c.get("id")), "verdict": c.get("verdict"),
-                         "evidence": {k: v for k, v in c.items() if k not in ("id", "statement", "verdict")}})
+                         "evidence": evidence_text({k: v for k, v in c.items() if k not in ("id", "statement", "verdict")})})
     return rows
+
+
+def evidence_text(evidence: dict) -> str:
+    """A claim's evidence as one readable line (the notebook shows the column whole)."""
+    def short(v):
+        if isinstance(v, float):
+            return f"{v:.3g}"
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(short(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {short(x)}" for k, x in v.items()) + "}"
+        return str(v)
+    return " · ".join(f"{k}={short(v)}" for k, v in evidence.items())
 
 
 def table(summaries: list[dict], labels: list[str]) -> list[dict]:
