@@ -1,7 +1,8 @@
 """Post-hoc cleaning of an evolved dataset: the filter rules of workbench/core/rules.py, applied
 in its order (length bounds in words, contamination, exact, then near duplicates), each row
 kept or dropped with the first rule's reason. This module holds their machinery: MinHash +
-LSH for near duplicates (candidates checked exactly), word n-grams for contamination.
+LSH for near duplicates (candidates checked by exact Jaccard over 64-bit shingle digests, a
+few KiB per kept row), word n-grams for contamination.
 
 Rows are visited seeds first, then by round, so the earliest member of a duplicate group
 is the one that stays.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import defaultdict
+from array import array
 
 import numpy as np
 
@@ -33,11 +34,35 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
+def shingle_hashes(items: set[str]) -> np.ndarray:
+    """Sorted 64-bit blake2b digests of the shingles (the same in every process, unlike hash()).
+
+    A kept row is remembered by these 8 bytes per shingle instead of a set of Python strings
+    (about 60 KiB for a 400-character instruction). Two different shingles share a digest with
+    probability 2^-64: for two rows of 400 shingles some pair collides with probability about
+    400^2 / 2^64 = 1e-14, so over a million compared pairs hashed_jaccard() equals jaccard()
+    over the strings themselves, and the kept/dropped decisions are those of the strings."""
+    digests = b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest() for s in items)
+    return np.unique(np.frombuffer(digests, dtype=">u8").astype(np.uint64))
+
+
+def hashed_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """jaccard() over two shingle_hashes() arrays (sorted, distinct): a binary search of each
+    digest of a in b, in numpy."""
+    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    shared = int(np.count_nonzero(b[at] == a)) if len(b) else 0
+    union = len(a) + len(b) - shared
+    return shared / union if union else 1.0
+
+
 class MinHashLSH:
     """Candidate pairs for Jaccard >= threshold without comparing all n^2 pairs.
 
     num_perm hash functions split into bands; two sets become candidates when every value
     in some band agrees. Candidates are then checked exactly, so LSH only saves time.
+    A band is stored as a 64-bit digest of its values, each bucket as the newest key's insert
+    number with a per-band int32 chain to the older ones: about 90 bytes per band and row,
+    where a list per bucket keyed by the band's 64 bytes took about 230.
     """
 
     def __init__(self, threshold: float, num_perm: int = 128, seed: int = 0):
@@ -45,7 +70,9 @@ class MinHashLSH:
         rng = np.random.default_rng(seed)
         self.a = rng.integers(1, _PRIME, size=num_perm, dtype=np.uint64)
         self.b = rng.integers(0, _PRIME, size=num_perm, dtype=np.uint64)
-        self.tables: list[dict] = [defaultdict(list) for _ in range(self.bands)]
+        self.keys: list = []  # insert number -> key
+        self.newest: list[dict[int, int]] = [{} for _ in range(self.bands)]  # band digest -> insert number
+        self.older: list[array] = [array("i") for _ in range(self.bands)]  # insert number -> older one or -1
 
     @staticmethod
     def _bands(threshold: float, num_perm: int) -> tuple[int, int]:
@@ -55,21 +82,38 @@ class MinHashLSH:
         return best
 
     def signature(self, items: set[str]) -> np.ndarray:
-        hs = np.array([int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") % _PRIME
-                       for s in items], dtype=np.uint64)
-        vals = (self.a[:, None] * hs[None, :] + self.b[:, None]) % np.uint64(_PRIME)
+        return self.signature_of_hashes(shingle_hashes(items))
+
+    def signature_of_hashes(self, hashes: np.ndarray) -> np.ndarray:
+        """(a * h + b) mod p per permutation, minimised over the shingles; in place, as the
+        num_perm x shingles matrix is the costliest array of the filter."""
+        vals = self.a[:, None] * (hashes % np.uint64(_PRIME))
+        vals += self.b[:, None]
+        vals %= np.uint64(_PRIME)
         return vals.min(axis=1)
 
-    def _buckets(self, sig: np.ndarray):
-        return ((table, sig[band * self.rows:(band + 1) * self.rows].tobytes()) for band, table in enumerate(self.tables))
+    def _band_digests(self, sig: np.ndarray) -> list[int]:
+        # two different bands share a digest with probability 2^-64: an extra candidate, which
+        # the exact Jaccard check would still have to pass
+        return [int.from_bytes(hashlib.blake2b(band.tobytes(), digest_size=8).digest(), "little")
+                for band in sig.reshape(self.bands, self.rows)]
 
     def query(self, sig: np.ndarray) -> set:
         """Keys inserted before that share a band with this signature."""
-        return {key for table, bucket in self._buckets(sig) for key in table.get(bucket, ())}
+        found = set()
+        for newest, older, digest in zip(self.newest, self.older, self._band_digests(sig)):
+            entry = newest.get(digest, -1)
+            while entry >= 0:
+                found.add(self.keys[entry])
+                entry = older[entry]
+        return found
 
     def insert(self, key, sig: np.ndarray) -> None:
-        for table, bucket in self._buckets(sig):
-            table[bucket].append(key)
+        entry = len(self.keys)
+        self.keys.append(key)
+        for newest, older, digest in zip(self.newest, self.older, self._band_digests(sig)):
+            older.append(newest.get(digest, -1))
+            newest[digest] = entry
 
     def query_insert(self, key, items: set[str]) -> set:
         sig = self.signature(items)
@@ -98,8 +142,9 @@ class FilterState:
                 self.eval_grams.setdefault(g, i)
         self.lsh = MinHashLSH(self.threshold) if "near_duplicate" in cfg.rules else None
         self.exact: dict[str, str] = {}  # normalised text -> id of the kept row
-        self.shingles: dict[str, tuple[set, np.ndarray]] = {}  # row id -> (shingles, MinHash signature)
-        self.root_of: dict[str, str] = {}  # kept row id -> its lineage
+        self.kept_shingles: dict[str, tuple[str, np.ndarray]] = {}  # kept row id -> (its lineage, shingle_hashes)
+        # the row being checked: near_duplicate_of hashes it, remember reuses that if it is kept
+        self._current: tuple[str, np.ndarray, np.ndarray] | None = None
 
     def eval_overlap(self, row: dict) -> tuple[int, tuple] | None:
         """(eval item index, shared n-gram) of the first n-gram the row shares with the eval set."""
@@ -113,27 +158,30 @@ class FilterState:
     def near_duplicate_of(self, row: dict) -> tuple[str, float] | None:
         """(id, Jaccard) of a kept row of ANOTHER lineage this close: a child that adds ten words
         to its parent is the evolution the paper keeps, not a duplicate of it."""
-        sh, sig = self._shingled(row)
+        hashes, sig = self._hashed(row)
         for other in sorted(self.lsh.query(sig)):
-            if self.root_of[other] == row.get("root_id"):
+            root, other_hashes = self.kept_shingles[other]
+            if root == row.get("root_id"):
                 continue  # its own lineage: evolution, not duplication
-            j = jaccard(sh, self.shingles[other][0])
+            j = hashed_jaccard(hashes, other_hashes)
             if j >= self.threshold:
                 return other, j
         return None
 
-    def _shingled(self, row: dict) -> tuple[set, np.ndarray]:
-        if row["id"] not in self.shingles:
-            sh = shingles(norm_text(row))
-            self.shingles[row["id"]] = sh, self.lsh.signature(sh)
-        return self.shingles[row["id"]]
+    def _hashed(self, row: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(shingle_hashes, MinHash signature) of the row's normalised text."""
+        if self._current is None or self._current[0] != row["id"]:
+            hashes = shingle_hashes(shingles(norm_text(row)))
+            self._current = row["id"], hashes, self.lsh.signature_of_hashes(hashes)
+        return self._current[1], self._current[2]
 
     def remember(self, row: dict) -> None:
         """A kept row: later rows are compared with it."""
         self.exact.setdefault(norm_text(row), row["id"])
         if self.lsh is not None:
-            self.root_of[row["id"]] = row["root_id"]
-            self.lsh.insert(row["id"], self._shingled(row)[1])
+            hashes, sig = self._hashed(row)
+            self.kept_shingles[row["id"]] = row["root_id"], hashes
+            self.lsh.insert(row["id"], sig)
 
 
 def filter_dataset(rows: list[dict], cfg, eval_texts: list[str] | None = None):
@@ -146,9 +194,7 @@ def filter_dataset(rows: list[dict], cfg, eval_texts: list[str] | None = None):
     for i in sorted(range(len(rows)), key=lambda i: (rows[i]["round"], rows[i]["id"])):
         verdict[i] = R.first_drop(applied, rows[i], state)
         if verdict[i] is None:
-            state.remember(rows[i])
-        else:
-            state.shingles.pop(rows[i]["id"], None)  # only kept rows are compared with later ones
+            state.remember(rows[i])  # only kept rows are compared with later ones
     kept = [rows[i] for i in range(len(rows)) if verdict[i] is None]
     dropped = [dict(rows[i], drop_reason=verdict[i].reason, drop_detail=verdict[i].detail)
                for i in range(len(rows)) if verdict[i] is not None]
