@@ -13,7 +13,7 @@ from jupyter_server.services.contents.largefilemanager import AsyncLargeFileMana
 from jupytext.async_contentsmanager import build_async_jupytext_contents_manager_class
 from nbformat.sign import NotebookNotary
 
-from workbench.pipeline.lab import ProjectCheckpoints
+from workbench.pipeline.lab import ProjectCheckpoints, ProjectContentsManager, kernel_language_info
 from workbench.pipeline.notebook_files import KERNELSPEC, as_report, is_noise, sign
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,14 +29,17 @@ def installed_kernelspec() -> dict:
     return {"name": "python3", "display_name": spec["display_name"], "language": spec["language"]}
 
 
-def lab_save(root: Path, names: list[str], kernelspec: dict) -> None:
-    """What JupyterLab does: jupytext's contents manager reads the .py with the project's
-    configuration, the frontend attaches the running kernel's spec and language, and it saves."""
-    cm = build_async_jupytext_contents_manager_class(AsyncLargeFileManager)(root_dir=str(root))
+def lab_save(root: Path, names: list[str], kernelspec: dict, cm_class=ProjectContentsManager) -> None:
+    """What JupyterLab does: jupytext's contents manager (as `workbench lab` configures it)
+    reads the .py with the project's configuration, the frontend attaches the running kernel's
+    spec and language, and it saves."""
+    cm = cm_class(root_dir=str(root))
 
     async def save_all():
         for name in names:
             model = await cm.get(name)
+            if cm_class is ProjectContentsManager:  # opened with the kernel's language: not modified
+                assert model["content"]["metadata"]["language_info"] == kernel_language_info()
             model["content"]["metadata"]["kernelspec"] = dict(kernelspec)
             model["content"]["metadata"]["language_info"] = {"name": "python", "version": sys.version.split()[0]}
             await cm.save(model, name)
@@ -70,7 +73,8 @@ def test_the_save_check_sees_a_header_jupyterlab_would_rewrite(tmp_path):
     (root / "pyproject.toml").write_text(
         (root / "pyproject.toml").read_text().replace("notebook_metadata_filter", "# notebook_metadata_filter"))
     before = nb.read_text()
-    lab_save(root, ["notebooks/01_seed.py"], KERNELSPEC)
+    plain_jupytext = build_async_jupytext_contents_manager_class(AsyncLargeFileManager)
+    lab_save(root, ["notebooks/01_seed.py"], KERNELSPEC, plain_jupytext)
     after = nb.read_text()
     assert after != before
     assert "display_name: Python 3 (workbench)" in after and "jupytext_version" in after
@@ -89,11 +93,14 @@ def test_a_report_drops_progress_bars_and_library_warnings_but_keeps_errors_and_
         stream("kept 12 of 16 rows\n", name="stdout"),
         stream("warning: 3 rows had no answer\n"),
         nbformat.v4.new_output("execute_result", data={"text/plain": "42"}, execution_count=1),
+        nbformat.v4.new_output("display_data", data={  # tqdm.auto's widget, frozen at 0% once saved
+            "application/vnd.jupyter.widget-view+json": {"model_id": "m1", "version_major": 2, "version_minor": 0},
+            "text/plain": "Loading weights:   0%|          | 0/272 [00:00<?, ?it/s]"}),
     ]
-    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb = nbformat.v4.new_notebook(cells=[cell], metadata={"widgets": {"state": {"m1": {}}}})
     kept = as_report(nb).cells[0].outputs
     texts = [o.get("text", "") for o in kept]
-    assert len(kept) == 4
+    assert len(kept) == 4 and "widgets" not in nb.metadata
     assert any("config.json" in t for t in texts)  # a chunk with a real message stays whole
     assert "kept 12 of 16 rows\n" in texts and "warning: 3 rows had no answer\n" in texts
     assert nb.metadata["kernelspec"] == KERNELSPEC

@@ -217,6 +217,7 @@ def lab(
     set_default_viewers()  # also here: a venv set up before this setting existed gets it now
     args = [sys.executable, "-m", "jupyter", "lab", f"--port={port}", "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.root_dir={REPO_ROOT}", "--LabApp.default_url=/lab/tree/notebooks",
+            "--ServerApp.contents_manager_class=workbench.pipeline.lab.ProjectContentsManager",
             "--ContentsManager.checkpoints_class=workbench.pipeline.lab.ProjectCheckpoints"]
     if token:
         args.append(f"--IdentityProvider.token={token}")

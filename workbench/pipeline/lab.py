@@ -8,7 +8,8 @@ left alone:
 
     {"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}
 
-`workbench lab` also keeps checkpoints out of the run folders (ProjectCheckpoints).
+`workbench lab` also keeps checkpoints out of the run folders (ProjectCheckpoints) and opens
+.py notebooks with the kernel's language metadata already in place (ProjectContentsManager).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from jupyter_core.utils import ensure_dir_exists
 from jupyter_server.services.contents.filecheckpoints import AsyncFileCheckpoints
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+from jupytext.async_contentsmanager import build_async_jupytext_contents_manager_class
 
 DOCMANAGER = "@jupyterlab/docmanager-extension:plugin"
 JUPYTEXT_FACTORY = "Jupytext Notebook"  # the widget factory name the jupytext lab extension registers
@@ -63,3 +66,23 @@ class ProjectCheckpoints(AsyncFileCheckpoints):
         with self.perm_to_403():
             ensure_dir_exists(cp_dir)
         return os.path.join(cp_dir, f"{basename}-{checkpoint_id}{ext}")
+
+
+def kernel_language_info() -> dict:
+    """The language_info the project kernel reports (it runs this interpreter)."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    return dict(IPythonKernel.language_info)
+
+
+class ProjectContentsManager(build_async_jupytext_contents_manager_class(AsyncLargeFileManager)):
+    """jupytext's contents manager, with the kernel's language_info put into a .py notebook as it
+    is read. The .py header does not keep it (it names the Python version), so JupyterLab set
+    it when the kernel connected, which marked every notebook modified the moment it opened;
+    on save jupytext drops it again, so the file's bytes are unchanged either way."""
+
+    async def get(self, path, content=True, type=None, format=None, **kwargs):
+        model = await super().get(path, content=content, type=type, format=format, **kwargs)
+        if content and model.get("type") == "notebook" and not path.endswith(".ipynb"):
+            model["content"]["metadata"].setdefault("language_info", kernel_language_info())
+        return model

@@ -44,13 +44,27 @@ def is_noise(text: str) -> bool:
     return True
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def is_noise_output(output) -> bool:
+    """stderr noise, or a progress-bar widget (tqdm.auto in a kernel draws one; saved, it stays
+    frozen at the state it had when the notebook was written, e.g. "Loading weights: 0%")."""
+    if output.output_type == "stream":
+        return output.name == "stderr" and is_noise(output.text)
+    data = output.get("data", {})
+    return WIDGET_VIEW in data and bool(_BAR.search(str(data.get("text/plain", ""))))
+
+
 def as_report(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The executed notebook as it is kept: the project kernel, stderr noise dropped (stdout,
-    results, figures and errors are kept). jupytext already gives cells ids (nbformat 4.5)."""
+    """The executed notebook as it is kept: the project kernel, stderr noise and progress-bar
+    widgets dropped (stdout, results, figures and errors are kept). jupytext already gives
+    cells ids (nbformat 4.5)."""
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", [])
-                            if not (o.output_type == "stream" and o.name == "stderr" and is_noise(o.text))]
+            cell.outputs = [o for o in cell.get("outputs", []) if not is_noise_output(o)]
+    if not any(WIDGET_VIEW in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])):
+        nb.metadata.pop("widgets", None)  # the saved state of the widgets just dropped
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     return nb
 
