@@ -73,9 +73,11 @@ class StubServer:
                                       {"Retry-After": "0"} if fault == 429 else {})
                 text = obliging_reply(body["messages"][-1]["content"])
                 choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                completion_tokens = len(text.split())
                 if body.get("logprobs") and outer.logprobs is not None:
                     positions, choice["finish_reason"] = outer.logprobs(body)
                     choice["message"]["content"] = "".join(t for t, _, _ in positions)
+                    completion_tokens = len(positions)  # one token per position, as a real server counts
                     choice["logprobs"] = {"content": [
                         {"token": t, "logprob": lp, "bytes": None,
                          "top_logprobs": [{"token": a, "logprob": b, "bytes": None} for a, b in top]}
@@ -86,8 +88,8 @@ class StubServer:
                     choice["message"] = None
                 payload = {"id": f"c{n}", "object": "chat.completion", "created": 0, "model": body["model"],
                            "choices": [] if fault == "empty" else [choice],
-                           "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()),
-                                     "total_tokens": 10 + len(text.split())}}
+                           "usage": {"prompt_tokens": 10, "completion_tokens": completion_tokens,
+                                     "total_tokens": 10 + completion_tokens}}
                 if fault == "no_choices":
                     del payload["choices"]
                 data = json.dumps(payload).encode()

@@ -45,7 +45,8 @@ def test_requests_are_spread_over_every_server_and_come_back_in_order(tmp_path):
 def test_one_url_keeps_the_single_server_model_id():
     backend = load_backend("openai:m@http://127.0.0.1:9/v1", RUN)
     assert isinstance(backend, ServerPool)
-    assert backend.model_id == "openai:m@http://127.0.0.1:9/v1"  # cache keys unchanged
+    assert backend.model_id == "openai:m@http://127.0.0.1:9/v1"  # stats and records name the server
+    assert backend.cache_id == "openai:m"  # the cache key names only the model
 
 
 def test_a_failing_server_fails_its_items_with_a_reason_and_loses_none(tmp_path):

@@ -27,6 +27,14 @@ def test_format_line_has_counts_rate_and_eta():
     assert line == "[02_evolve] generate 10/40 · 7 model calls · 3 cached · 200 tok/s · ETA 1:30"
 
 
+def test_a_note_from_the_server_pool_shows_on_the_line(tmp_path):
+    tracker = progress.Tracker(tmp_path / progress.FILENAME)
+    tracker.begin("generate", 4)
+    tracker.note("server http://gpu1:8000/v1 out after 3 failures in a row")
+    state = progress.read_state(tmp_path / progress.FILENAME)
+    assert progress.format_line("02_evolve", state).endswith("· server http://gpu1:8000/v1 out after 3 failures in a row")
+
+
 def test_no_rate_or_eta_when_they_cannot_be_computed():
     line = progress.format_line("02_evolve", {"task": "generate", "done": 0, "total": 5, "task_started": 1.0}, now=2.0)
     assert "tok/s" not in line and "ETA" not in line and "0/5" in line

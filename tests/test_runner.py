@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from workbench.core.io import read_json
+from workbench.pipeline import params as P
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,6 +67,20 @@ def test_run_folder_manifest_and_resume_skips_done_stages(tmp_path):
     # resuming with different params is refused
     r = workbench("run", "--resume", str(run_dir), "--set", "run.seed=9")
     assert r.returncode != 0 and "params differ" in r.stderr and r.stderr.count("error:") == 1
+    # ... but not with other servers for the same models: the cache keys on the model name
+    served = "openai:m@http://127.0.0.1:9/v1"
+    r = workbench("run", "--resume", str(run_dir), "--stages", "seed", "--set", f"evaluate.judge_model={served}")
+    assert r.returncode != 0 and "params differ" in r.stderr  # a judge where there was none: refused
+    m = read_json(run_dir / "manifest.json")
+    m["params"]["evaluate"]["judge_model"] = served  # as if the run had been made with that server
+    m["params_hash"] = P.params_hash(m["params"])
+    (run_dir / "manifest.json").write_text(json.dumps(m))
+    moved = "openai:m@http://127.0.0.1:10/v1,http://127.0.0.1:11/v1"
+    r = workbench("run", "--resume", str(run_dir), "--stages", "seed", "--set", f"evaluate.judge_model={moved}")
+    assert r.returncode == 0, r.stderr
+    m = read_json(run_dir / "manifest.json")
+    assert m["params"]["evaluate"]["judge_model"] == moved and m["server_changes"][-1]["params"] == m["params"]
+    assert yaml.safe_load((run_dir / "params.yaml").read_text())["evaluate"]["judge_model"] == moved
 
 
 def test_validate_command(tmp_path):

@@ -55,8 +55,15 @@ def run(
             if params_file is not None or sets:
                 wanted = P.load(params_file, sets) if params_file else P.validate(
                     P.apply_sets(the_run.manifest()["params"], sets), f"--resume {resume}")
-                if P.params_hash(wanted) != the_run.manifest()["params_hash"]:
-                    _fail(f"params differ from the run being resumed ({resume}); start a new run instead")
+                manifest = the_run.manifest()
+                if P.params_hash(wanted) != manifest["params_hash"]:
+                    if P.without_servers(wanted) != P.without_servers(manifest["params"]):
+                        _fail(f"params differ from the run being resumed ({resume}); start a new run instead")
+                    # only servers changed: the stages still to run use the new ones; the run says so
+                    manifest.setdefault("server_changes", []).append({"time": runs.utc_now(), "params": wanted})
+                    manifest["params"] = wanted
+                    the_run.write_params(wanted)
+                    the_run.save_manifest()
         else:
             if params_file is None:
                 _fail("give a params file (e.g. params/default.yaml) or --resume RUN_DIR")

@@ -66,6 +66,11 @@ class Tracker:
         s["model_seconds"] += model_seconds
         self._write(force=s["done"] >= s["total"])
 
+    def note(self, text: str) -> None:
+        """Something the line should say until the next note (a server out of rotation)."""
+        self.state["note"] = text
+        self._write(force=True)
+
     def _write(self, force: bool = False) -> None:
         now = time.time()
         if self.path is None or (not force and now - self._last_write < self.min_interval):
@@ -117,6 +122,8 @@ def format_line(stage: str, state: dict, now: float | None = None) -> str:
     elapsed = now - state.get("task_started", now)
     if total and 0 < done < total and elapsed > 0:
         parts.append(f"ETA {_clock(elapsed / done * (total - done))}")
+    if state.get("note"):
+        parts.append(state["note"])
     return f"[{stage}] " + " · ".join(parts)
 
 

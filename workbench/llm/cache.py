@@ -1,6 +1,10 @@
 """Content-addressed response cache in sqlite.
 
-Key = sha256 of (model id, full messages, decoding params, sample index). Each batch is
+Key = sha256 of (model, full messages, decoding params, sample index, request kind), where
+the model is a backend's `cache_id`: what determines the answer (openai:<model>, hf:<path>,
+embedded), never which servers gave it. Rows written before servers were left out of the
+key (model id `openai:<model>@<url>,...`) stay readable: `legacy_model_ids` finds the ids
+they were written under, and the generator looks their keys up on a miss. Each batch is
 committed in its own transaction, so a kill loses at most the batch in flight and never
 leaves a half-written row (sqlite's journal rolls an interrupted transaction back).
 A cache that cannot take writes (a read-only file or folder) is refused when it is opened,
@@ -20,7 +24,8 @@ from workbench.llm.base import Completion, GenParams, Messages
 
 
 def cache_key(model_id: str, messages: Messages, gen: GenParams, sample_index: int, kind: str = "") -> str:
-    """kind separates other request types (e.g. "choices:1|2|3") from plain generation."""
+    """model_id: the backend's cache_id (or, for rows of older runs, its model id then).
+    kind separates other request types (e.g. "choices:1|2|3") from plain generation."""
     payload = {"model": model_id, "messages": messages, "gen": gen.as_dict(), "sample": sample_index}
     if kind:
         payload["kind"] = kind
@@ -69,6 +74,17 @@ class ResponseCache:
                 for key, text, pt, ct in rows:
                     found[key] = Completion(text, pt, ct, cached=True)
         return found
+
+    def legacy_model_ids(self, cache_id: str, first: str = "") -> list[str]:
+        """The server-naming model ids (`<cache_id>@http...`) rows of this model were written
+        under before the key left servers out; `first` leads when present. One scan of the
+        table, so a generator asks once."""
+        prefix = cache_id + "@"
+        with self._lock:
+            models = [m for (m,) in self._db.execute("SELECT DISTINCT model FROM responses")]
+        ids = sorted(m for m in models
+                     if isinstance(m, str) and m.startswith(prefix) and m[len(prefix):].startswith(("http://", "https://")))
+        return sorted(ids, key=lambda m: m != first)
 
     def put_many(self, model_id: str, items: list[tuple[str, Completion]]) -> None:
         now = time.time()

@@ -2,18 +2,25 @@
 
 Progress goes to whoever asks for it: `tracker` makes an object with begin(task, total) and
 update(**counts) per batch of calls (the runner's progress line), `bar` shows a tqdm bar
-(JupyterLab, terminals). The llm layer knows nothing of either.
+(JupyterLab, terminals). The llm layer knows nothing of either; a tracker that has
+note(text) is also told when a server leaves or rejoins the rotation.
+
+The cache key names the backend's `cache_id` (the model, not the servers); a miss is looked
+up again under the keys older runs wrote (`model_id` naming servers), and a row found there
+is copied under the new key.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 
 from workbench.llm.base import Backend, BackendError, Completion, GenParams, Messages
 from workbench.llm.cache import ResponseCache, cache_key
 
+log = logging.getLogger(__name__)
 _LOSS = GenParams(max_new_tokens=0)  # losses generate nothing; the key still records decoding params
 
 
@@ -31,28 +38,36 @@ class Generator:
         self.backend = backend
         self.cache = cache
         self.tracker, self.bar = tracker, bar
+        # what determines an answer: for servers the model, not which servers (model_id)
+        self.cache_id = getattr(backend, "cache_id", backend.model_id)
+        self._legacy_ids: list[str] | None = None  # looked up once, on the first miss
         self.stats = {
             "model": backend.model_id, "calls": 0, "cache_hits": 0, "errors": 0,
             "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0,
         }
+        if hasattr(backend, "server_stats"):  # per server: sent, failed, times out of rotation
+            self.stats["servers"] = backend.server_stats()
 
     @property
     def model_id(self) -> str:
         return self.backend.model_id
 
-    def _cached(self, keys: list[str], call: Callable[[list[int]], list[Completion]],
+    def _cached(self, requests: list[tuple], call: Callable[[list[int]], list[Completion]],
                 count_errors: bool = True, stream: Callable | None = None, task: str = "generate") -> list[Completion]:
-        """Look every key up; send the misses to the backend and cache results as they return.
+        """Look every request up (cache_key's arguments after the model); send the misses to
+        the backend and cache results as they return.
 
         With `call`, misses go one chunk at a time and each chunk is cached when it returns,
         so a kill loses at most one chunk. With `stream` (backends that yield completions as
         they finish, e.g. a pool of servers), everything ready is committed at once, so a
         kill loses only what arrived during the last commit, and no chunk waits for its
         slowest request."""
+        keys = [cache_key(self.cache_id, *r) for r in requests]
         results: list[Completion | None] = [None] * len(keys)
         hits = 0
         if self.cache is not None:
             found = self.cache.get_many(list(dict.fromkeys(keys)))
+            found.update(self._legacy_hits(keys, requests, [i for i, k in enumerate(keys) if k not in found]))
             for i, k in enumerate(keys):
                 if k in found:
                     results[i] = found[k]
@@ -74,13 +89,49 @@ class Generator:
             self.stats["seconds"] += seconds
             self.stats["calls"] += len(batch)
             if self.cache is not None:
-                self.cache.put_many(self.model_id, [(keys[i], c) for i, c in batch])
+                self.cache.put_many(self.cache_id, [(keys[i], c) for i, c in batch])
             track.update(done=len(batch), calls=len(batch), tokens=tokens, model_seconds=seconds)
+            self._report_servers(track, bar)
             if bar is not None:
                 bar.update(len(batch))
         if bar is not None:
             bar.close()
         return results  # type: ignore[return-value]
+
+    def _legacy_hits(self, keys: list[str], requests: list[tuple], missing: list[int]) -> dict[str, Completion]:
+        """Rows for the missing requests written under an older key (a model id naming the
+        servers), by new key; copied under the new key, so the next lookup finds them at once."""
+        if not missing or self.cache is None or self.cache_id == self.model_id:
+            return {}
+        if self._legacy_ids is None:
+            self._legacy_ids = self.cache.legacy_model_ids(self.cache_id, first=self.model_id)
+        found: dict[str, Completion] = {}
+        for old_id in self._legacy_ids:
+            old_keys = {cache_key(old_id, *requests[i]): keys[i] for i in missing if keys[i] not in found}
+            if not old_keys:
+                break
+            for old_key, c in self.cache.get_many(list(old_keys)).items():
+                found[old_keys[old_key]] = c
+        if found:
+            self.cache.put_many(self.cache_id, list(found.items()))
+        return found
+
+    def _report_servers(self, track, bar=None) -> None:
+        """Per-server counts into the stats; a server leaving or rejoining the rotation is
+        logged, kept in the stats and shown beside the bar, and on the progress line where
+        the tracker can."""
+        if not hasattr(self.backend, "server_stats"):
+            return
+        self.stats["servers"] = self.backend.server_stats()
+        for note in self.backend.take_notes():
+            log.warning(note)
+            notes = self.stats.setdefault("server_notes", [])
+            notes[:] = (notes + [note])[-20:]  # the latest; a flapping server must not grow stats.json
+            show = getattr(track, "note", None)
+            if show is not None:
+                show(note)
+            if bar is not None:
+                bar.set_postfix_str(note[:80], refresh=False)
 
     def _chunked(self, todo: list[int], call):
         chunk = max(1, int(getattr(self.backend, "chunk_size", 16)))
@@ -104,10 +155,10 @@ class Generator:
 
     def generate(self, prompts: list[Messages], gen: GenParams = GenParams(), sample_index: int = 0) -> list[Completion]:
         """Completions in prompt order; cached ones cost no model call."""
-        keys = [cache_key(self.model_id, p, gen, sample_index) for p in prompts]
+        requests = [(p, gen, sample_index) for p in prompts]
         each = getattr(self.backend, "generate_each", None)
         stream = (lambda idx: each([prompts[i] for i in idx], gen)) if each is not None else None
-        return self._cached(keys, lambda idx: self.backend.generate([prompts[i] for i in idx], gen), stream=stream)
+        return self._cached(requests, lambda idx: self.backend.generate([prompts[i] for i in idx], gen), stream=stream)
 
     def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float] | None]:
         """Probability the model gives each choice as its whole reply (None where the backend
@@ -115,10 +166,14 @@ class Generator:
         if not hasattr(self.backend, "choice_probs"):
             return [None] * len(prompts)
         kind = "choices:" + "|".join(choices)
-        keys = [cache_key(self.model_id, p, GenParams(max_new_tokens=1), 0, kind) for p in prompts]
+        requests = [(p, GenParams(max_new_tokens=1), 0, kind) for p in prompts]
 
         def as_completion(p):  # no probabilities is a failed item: not cached, asked again next time
-            return Completion(json.dumps(p)) if p is not None else Completion(None, error="no probabilities")
+            if p is None:
+                return Completion(None, error="no probabilities")
+            # a server's ChoiceProbs carries the call's usage: counted and cached like a generation's
+            return Completion(json.dumps(p), prompt_tokens=getattr(p, "prompt_tokens", 0),
+                              completion_tokens=getattr(p, "completion_tokens", 0))
 
         def call(idx):
             return [as_completion(p) for p in self.backend.choice_probs([prompts[i] for i in idx], choices)]
@@ -126,7 +181,7 @@ class Generator:
         each = getattr(self.backend, "choice_probs_each", None)
         stream = None if each is None else (lambda idx: (
             [(pos, as_completion(p)) for pos, p in batch] for batch in each([prompts[i] for i in idx], choices)))
-        out = self._cached(keys, call, count_errors=False, stream=stream, task="score")
+        out = self._cached(requests, call, count_errors=False, stream=stream, task="score")
         return [json.loads(c.text) if c.ok else None for c in out]
 
     def continuation_losses(self, contexts: list[list[int]], continuations: list[list[int]]) -> list[float]:
@@ -135,16 +190,15 @@ class Generator:
         the tokens, so a resumed 04_difficulty does not recompute it."""
         if not hasattr(self.backend, "continuation_losses"):
             raise BackendError(f"{self.model_id} cannot score token losses; IFD needs a local model (embedded or hf:...)")
-        keys = [cache_key(self.model_id, [{"role": "context", "content": json.dumps(c)},
-                                          {"role": "continuation", "content": json.dumps(a)}], _LOSS, 0, "loss")
-                for c, a in zip(contexts, continuations)]
+        requests = [([{"role": "context", "content": json.dumps(c)}, {"role": "continuation", "content": json.dumps(a)}],
+                     _LOSS, 0, "loss") for c, a in zip(contexts, continuations)]
 
         def call(idx):
             losses = self.backend.continuation_losses([contexts[i] for i in idx], [continuations[i] for i in idx])
             return [Completion(json.dumps(x), prompt_tokens=len(contexts[i]) + len(continuations[i]))
                     for i, x in zip(idx, losses)]
 
-        return [json.loads(c.text) for c in self._cached(keys, call, task="score")]
+        return [json.loads(c.text) for c in self._cached(requests, call, task="score")]
 
 
 def _bar(task: str, total: int, done: int):

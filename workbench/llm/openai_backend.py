@@ -8,6 +8,9 @@ null message, non-text content, a body that is not JSON), comes back as
 Completion(text=None, error=...) so the stage records it and goes on: a server never
 crashes a stage.
 
+One attempt (`attempt`) is kept apart from the retry loop (`send`), so a pool of servers
+(multi.py) can send the next attempt of a failed request to another server.
+
 Requests go through `http_json.JsonClient` (standard library, kept-alive connections), not
 the openai SDK, whose per-call CPU cost was the bottleneck of a 50K-item run.
 `request_timeout` is a total deadline per request, however slowly a server drips its reply.
@@ -20,14 +23,15 @@ from __future__ import annotations
 
 import email.utils
 import json
-import math
 import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-from workbench.llm.base import Completion, GenParams, Messages
+from workbench.llm.base import ChoiceProbs, Completion, GenParams, Messages
 from workbench.llm.http_json import ConnectionFailed, JsonClient, RequestTimeout
+from workbench.llm.openai_replies import choice_probs_of, reply_text, shorten, usage_tokens
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 KEY_REMOVED = "[API key removed]"
@@ -49,12 +53,30 @@ def retry_after_seconds(headers) -> float | None:
     return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One request sent once: the reply, or why not and whether sending it again may help."""
+    reply: dict | None = None
+    error: str | None = None
+    retryable: bool = False
+    retry_after: float | None = None  # the server's Retry-After, seconds
+    server_fault: bool = False  # unreachable, timed out or 5xx: counts against the server's health
+
+    @property
+    def ok(self) -> bool:
+        return self.reply is not None
+
+
 class OpenAIBackend:
     def __init__(self, model: str, base_url: str, api_key_env: str = "OPENAI_API_KEY",
                  max_concurrency: int = 8, max_retries: int = 5, timeout: float = 120.0,
                  backoff_base: float = 1.0, backoff_max: float = 60.0, sleep=time.sleep):
         self.model = model
+        self.base_url = base_url
         self.model_id = f"openai:{model}@{base_url}"
+        # the answer depends on the model and the request, not on which server was asked: a
+        # resume through other servers (or a router) reuses every cached reply
+        self.cache_id = f"openai:{model}"
         self.max_concurrency = max_concurrency
         self.chunk_size = max_concurrency * 4
         self.max_retries = max_retries
@@ -74,20 +96,43 @@ class OpenAIBackend:
             return text
         return text.replace(self._secret, KEY_REMOVED)
 
+    # -- requests and what their replies mean ------------------------------------------------
+
+    def completion_request(self, messages: Messages, gen: GenParams) -> dict:
+        return self._request(messages=messages, max_tokens=gen.max_new_tokens, temperature=gen.temperature,
+                             top_p=gen.top_p, seed=gen.seed)
+
+    def probs_request(self, messages: Messages) -> dict:
+        # a few greedy tokens, so the token after the first is seen too: "1" then "0" is the
+        # rating 10, "1" then "." opens a numbered list (see openai_replies.whole_reply_probs)
+        return self._request(messages=messages, max_tokens=4, temperature=0.0, logprobs=True, top_logprobs=20)
+
+    def _request(self, **fields) -> dict:
+        return {"model": self.model, **{k: v for k, v in fields.items() if v is not None}}
+
+    def completion_from(self, reply: dict) -> Completion:
+        text, why = reply_text(reply)
+        if why:
+            return Completion(None, error=why)
+        prompt_tokens, completion_tokens = usage_tokens(reply)
+        return Completion(self.scrub(text.strip()), prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    def probs_from(self, reply: dict, choices: list[str]) -> ChoiceProbs | None:
+        return choice_probs_of(reply, choices)
+
+    # -- batches, one server ---------------------------------------------------------------
+
     def generate(self, prompts: list[Messages], gen: GenParams) -> list[Completion]:
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             return list(pool.map(lambda m: self._guarded(self._one, m, gen), prompts))
 
     def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float] | None]:
-        """P(the whole reply is c) per choice, from the server's top logprobs; None where it has
-        none (the caller then parses generated text). Retried like generation.
-
-        A few tokens are generated greedily, so the distribution of the token after the first
-        one is seen too: "1" then "0" is the rating 10, "1" then "." opens a numbered list and
-        is no rating at all. See `whole_reply_probs` for what is counted."""
+        """P(the whole reply is c) per choice, from the server's top logprobs, with the call's
+        token usage (ChoiceProbs); None where it has none (the caller then parses generated
+        text). Retried like generation."""
         def one(messages):
-            r, _ = self._create(messages=messages, max_tokens=4, temperature=0.0, logprobs=True, top_logprobs=20)
-            return whole_reply_probs(r, choices) if r is not None else None
+            r, _ = self.send(self.probs_request(messages))
+            return self.probs_from(r, choices) if r is not None else None
 
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             return list(pool.map(lambda m: self._guarded(one, m, None), prompts))
@@ -97,52 +142,61 @@ class OpenAIBackend:
         try:
             return func(messages) if arg is None else func(messages, arg)
         except Exception as e:
-            error = self.scrub(f"unexpected reply: {type(e).__name__}: {_short(str(e))}")
+            error = self.scrub(f"unexpected reply: {type(e).__name__}: {shorten(str(e))}")
             return None if arg is None else Completion(None, error=error)
 
     def _one(self, messages: Messages, gen: GenParams) -> Completion:
-        r, error = self._create(messages=messages, max_tokens=gen.max_new_tokens, temperature=gen.temperature,
-                                top_p=gen.top_p, seed=gen.seed)
-        if r is None:
-            return Completion(None, error=error)
-        text, why = reply_text(r)
-        if why:
-            return Completion(None, error=why)
-        usage = r.get("usage") if isinstance(r.get("usage"), dict) else {}
-        return Completion(self.scrub(text.strip()), prompt_tokens=_count(usage.get("prompt_tokens", 0)),
-                          completion_tokens=_count(usage.get("completion_tokens", 0)))
+        r, error = self.send(self.completion_request(messages, gen))
+        return Completion(None, error=error) if r is None else self.completion_from(r)
 
-    def _create(self, **request):
-        """One chat-completions request with the retry policy: -> (reply dict, None) or (None, error)."""
-        last = ""
-        request = {"model": self.model, **{k: v for k, v in request.items() if v is not None}}
-        for attempt in range(self.max_retries + 1):
-            wait = None
+    # -- one request: attempts and the retry policy -----------------------------------------
+
+    def attempt(self, request: dict) -> Attempt:
+        """Send one chat-completions request once; errors come back scrubbed of the key."""
+        try:
+            status, headers, body = self.client.post("/chat/completions", request)
+        except RequestTimeout as e:
+            return Attempt(error=f"timed out: {e}", retryable=True, server_fault=True)
+        except ConnectionFailed as e:
+            return Attempt(error=self.scrub(f"connection failed: {shorten(str(e))}"), retryable=True, server_fault=True)
+        if status == 200:
             try:
-                status, headers, body = self.client.post("/chat/completions", request)
-            except RequestTimeout as e:
-                last = f"timed out: {e}"
-            except ConnectionFailed as e:
-                last = f"connection failed: {_short(str(e))}"
-            else:
-                if status == 200:
-                    try:
-                        return json.loads(body), None
-                    except ValueError as e:  # malformed JSON and other protocol breakage: not retryable
-                        return None, self.scrub(f"server reply is not JSON ({type(e).__name__}): "
-                                                f"{_short(body.decode('utf-8', 'replace'), 80)}")
-                # the body may echo the key: scrubbed below, with every other message
-                last = f"HTTP {status}: {_short(_error_message(body))}"
-                if status not in RETRY_STATUS:
-                    return None, self.scrub(last)
-                wait = retry_after_seconds(headers)
+                return Attempt(reply=json.loads(body))
+            except ValueError as e:  # malformed JSON and other protocol breakage: not retryable
+                return Attempt(error=self.scrub(f"server reply is not JSON ({type(e).__name__}): "
+                                                f"{shorten(body.decode('utf-8', 'replace'), 80)}"))
+        # the body may echo the key
+        error = self.scrub(f"HTTP {status}: {shorten(_error_message(body))}")
+        if status not in RETRY_STATUS:
+            return Attempt(error=error)
+        # 429 and 409 say "busy", not "broken": retried, but the server stays in rotation
+        return Attempt(error=error, retryable=True, retry_after=retry_after_seconds(headers),
+                       server_fault=status >= 500 or status == 408)
+
+    def backoff_seconds(self, retry: int, retry_after: float | None = None) -> float:
+        """The wait before retry number `retry` (0-based): the server's Retry-After, else
+        exponential backoff with jitter; never more than backoff_max."""
+        if retry_after is None:
+            retry_after = min(self.backoff_max, self.backoff_base * 2**retry) * random.uniform(0.5, 1.0)
+        return min(retry_after, self.backoff_max)
+
+    def send(self, request: dict) -> tuple[dict | None, str | None]:
+        """One request with the retry policy, all on this server: (reply, None) or (None, error)."""
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            result = self.attempt(request)
+            if not result.retryable:
+                return result.reply, result.error
+            last = result.error
             if attempt == self.max_retries:
                 break
-            if wait is None:
-                wait = min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
             self.retries += 1
-            self.sleep(min(wait, self.backoff_max))
-        return None, self.scrub(f"gave up after {self.max_retries + 1} attempts: {last}")
+            self.sleep(self.backoff_seconds(attempt, result.retry_after))
+        return None, gave_up(self.max_retries + 1, last)
+
+
+def gave_up(attempts: int, last: str) -> str:
+    return f"gave up after {attempts} attempts: {last}"
 
 
 def _error_message(body: bytes) -> str:
@@ -155,98 +209,3 @@ def _error_message(body: bytes) -> str:
     if isinstance(err, dict) and isinstance(err.get("message"), str):
         return err["message"]
     return text
-
-
-def reply_text(response) -> tuple[str | None, str | None]:
-    """(text, None) from a chat completion, or (None, why) when the reply is not the promised shape."""
-    if not isinstance(response, dict):  # e.g. a JSON string where an object was promised
-        return None, f"server reply is not a JSON object: {_short(str(response), 80)}"
-    choices = response.get("choices")
-    if not isinstance(choices, list) or not choices:
-        return None, "server returned no choices"
-    message = choices[0].get("message") if isinstance(choices[0], dict) else None
-    if not isinstance(message, dict):
-        return None, "server returned a choice without a message"
-    text = message.get("content")
-    if text is None:
-        return None, "server returned a choice without content"
-    if not isinstance(text, str):
-        return None, f"server returned content of type {type(text).__name__}, not text"
-    return text, None
-
-
-def _positions(response) -> tuple[list[tuple[str, float, dict[str, float]]], bool] | None:
-    """[(chosen token, its probability, {top token: probability})] per generated token, and
-    whether the reply ended by itself after them; None when the server sent no logprobs."""
-    choice = response["choices"][0]
-    content = (choice.get("logprobs") or {}).get("content")
-    if not content:
-        return None
-    positions = []
-    for pos in content:
-        top = {t["token"]: math.exp(t["logprob"]) for t in (pos.get("top_logprobs") or [])}
-        positions.append((pos["token"], math.exp(pos["logprob"]), top))
-    return positions, choice.get("finish_reason") == "stop"
-
-
-def _continues(text: str, token: str) -> bool:
-    """Does `token` carry on the word or number `text`? "1"+"0" -> 10, "A"+"nswer", "1"+"." -> a list."""
-    if not token:
-        return False  # an empty or end-of-reply token ends it
-    first = token[0]
-    return first.isalnum() or first == "_" or (text[-1:].isdigit() and first in ".)")
-
-
-def _stop_prob(positions, k: int, finished: bool, text: str) -> float | None:
-    """P(the reply stops after `text`, read from position k); None where that was not seen."""
-    if k < len(positions):
-        carry_on = sum(p for t, p in positions[k][2].items() if _continues(text, t))
-        return max(0.0, 1.0 - carry_on)
-    return 1.0 if finished else None
-
-
-def whole_reply_probs(response, choices: list[str]) -> dict[str, float] | None:
-    """P(the reply is exactly c), walking the greedy tokens.
-
-    A choice reached on the greedy path counts with the probability that the reply stops
-    right after it (end of reply or a token that is not a letter or digit; "." and ")"
-    after a digit carry on a numbered list). A choice off the greedy path counts in full,
-    unless a longer choice starts with it ("1" may be the start of "10"): then it is not
-    counted, and the lower total mass says so. None when the reply has no logprobs.
-    """
-    try:
-        seen = _positions(response)
-    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
-        return None
-    if seen is None:
-        return None
-    positions, finished = seen
-    probs = dict.fromkeys(choices, 0.0)
-    prefix, p_prefix = "", 1.0
-    for k, (chosen, p_chosen, top) in enumerate(positions):
-        for token, p in top.items():
-            text = (prefix + token).strip()
-            if text not in probs:
-                continue
-            if token == chosen:
-                stop = _stop_prob(positions, k + 1, finished, text)
-            elif any(c != text and c.startswith(text) for c in choices):
-                stop = None
-            else:
-                stop = 1.0
-            if stop is not None:
-                probs[text] += p_prefix * p * stop
-        prefix, p_prefix = prefix + chosen, p_prefix * p_chosen
-        head = prefix.strip()
-        if not any(c != head and c.startswith(head) for c in choices):
-            break
-    return probs
-
-
-def _count(value) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
-def _short(text: str, n: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[:n] + "…"

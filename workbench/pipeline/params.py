@@ -245,3 +245,20 @@ def load(path: Path | str, sets: list[str] | None = None) -> dict:
 
 def params_hash(resolved: dict) -> str:
     return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:8]
+
+
+_SERVED = re.compile(r"^(openai(?:-batch)?:[^@]+)@(https?://\S+)$")
+
+
+def without_servers(value):
+    """The params with every server list of a model string left out (`openai:m@urls` ->
+    `openai:m`): what a run's answers depend on. Servers may change between a run and its
+    resume (one fewer, other ports, a router in front); the response cache keys on the model
+    name, so the resumed run repays nothing."""
+    if isinstance(value, dict):
+        return {k: without_servers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_servers(v) for v in value]
+    if isinstance(value, str) and (m := _SERVED.match(value)):
+        return m.group(1)
+    return value

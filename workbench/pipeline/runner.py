@@ -124,7 +124,19 @@ def _finish(run: RunFolder, stage: str, status: str, t0: float, error: str | Non
         info["error"] = error
     else:
         info.pop("error", None)
+    models = _models_used(run, stage)
+    if models:  # the servers that answered: the response cache's keys no longer name them
+        info["models"] = models
     run.save_manifest(in_place_when_full=True)
+
+
+def _models_used(run: RunFolder, stage: str) -> list[str]:
+    """The model ids (for servers, the model and every base URL) of the stage's llm stats."""
+    try:
+        llm = run.stats(stage).get("llm") or []
+        return sorted({g["model"] for g in llm if isinstance(g, dict) and isinstance(g.get("model"), str)})
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []  # no stats, or unreadable ones: the stage's outcome is recorded all the same
 
 
 def run_pipeline(run: RunFolder, stages: list[str], log=print) -> None:
