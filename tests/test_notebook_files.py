@@ -136,3 +136,29 @@ def test_checkpoints_go_under_the_root_and_never_into_a_run_folder(tmp_path):
     assert asyncio.run(open_edit_revert()) == "v1"
     assert sorted(p.name for p in stage.iterdir()) == ["notebook.ipynb"]
     assert (tmp_path / ".ipynb_checkpoints" / "outputs" / "runs" / "r1" / "02_evolve" / "notebook-checkpoint.ipynb").is_file()
+
+
+def test_an_executed_stage_notebook_opens_read_only_and_a_save_is_refused(tmp_path):
+    from tornado.web import HTTPError
+
+    stage = tmp_path / "outputs" / "runs" / "r1" / "04_difficulty"
+    stage.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("as it ran")]), stage / "notebook.ipynb")
+    before = (stage / "notebook.ipynb").read_bytes()
+    shutil.copy(stage / "notebook.ipynb", tmp_path / "outputs" / "copy.ipynb")
+    cm = ProjectContentsManager(root_dir=str(tmp_path))
+    path = "outputs/runs/r1/04_difficulty/notebook.ipynb"
+
+    async def open_and_save():
+        model = await cm.get(path)
+        assert model["writable"] is False  # JupyterLab does not autosave it
+        model["content"]["cells"][0]["source"] = "edited"
+        with pytest.raises(HTTPError) as refused:
+            await cm.save(model, path)
+        assert refused.value.status_code == 403 and "Save As" in refused.value.log_message
+        other = await cm.get("outputs/copy.ipynb")  # any other notebook saves as usual
+        assert other["writable"] is True
+        await cm.save(other, "outputs/copy.ipynb")
+
+    asyncio.run(open_and_save())
+    assert (stage / "notebook.ipynb").read_bytes() == before

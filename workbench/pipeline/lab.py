@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from jupyter_core.utils import ensure_dir_exists
 from jupyter_server.services.contents.filecheckpoints import AsyncFileCheckpoints
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from jupytext.async_contentsmanager import build_async_jupytext_contents_manager_class
+from tornado.web import HTTPError
 
 DOCMANAGER = "@jupyterlab/docmanager-extension:plugin"
 JUPYTEXT_FACTORY = "Jupytext Notebook"  # the widget factory name the jupytext lab extension registers
@@ -75,14 +77,35 @@ def kernel_language_info() -> dict:
     return dict(IPythonKernel.language_info)
 
 
+# a stage's executed notebook inside a run folder: runs/<run>/<NN_stage>/notebook.ipynb
+RUN_RECORD = re.compile(r"(^|/)runs/[^/]+/\d\d_\w+/notebook\.ipynb$")
+
+
 class ProjectContentsManager(build_async_jupytext_contents_manager_class(AsyncLargeFileManager)):
-    """jupytext's contents manager, with the kernel's language_info put into a .py notebook as it
-    is read. The .py header does not keep it (it names the Python version), so JupyterLab set
-    it when the kernel connected, which marked every notebook modified the moment it opened;
-    on save jupytext drops it again, so the file's bytes are unchanged either way."""
+    """jupytext's contents manager with two project rules.
+
+    A .py notebook is read with the kernel's language_info in place. The .py header does not
+    keep it (it names the Python version), so JupyterLab set it when the kernel connected,
+    which marked every notebook modified the moment it opened; on save jupytext drops it
+    again, so the file's bytes are unchanged either way.
+
+    A stage's executed notebook in a run folder is the record of what ran: it opens read-only
+    and a save is refused (File > Save As keeps a copy elsewhere). JupyterLab's plotly
+    extension writes a new PNG into a figure's output when the mouse first enters it, which
+    marks the notebook modified; without this, autosave would then rewrite the run's file.
+    """
 
     async def get(self, path, content=True, type=None, format=None, **kwargs):
         model = await super().get(path, content=content, type=type, format=format, **kwargs)
         if content and model.get("type") == "notebook" and not path.endswith(".ipynb"):
             model["content"]["metadata"].setdefault("language_info", kernel_language_info())
         return model
+
+    def is_writable(self, path):
+        return not RUN_RECORD.search(path.strip("/")) and super().is_writable(path)
+
+    async def save(self, model, path=""):
+        if RUN_RECORD.search(path.strip("/")):
+            raise HTTPError(403, f"{path} is a run's record of an executed stage and is kept as it ran; "
+                                 "use File > Save As to keep an edited copy outside the run folder")
+        return await super().save(model, path)
