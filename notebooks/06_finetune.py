@@ -38,10 +38,14 @@ warmup_ratio = 0.0  # share of the steps that warm the learning rate up from 0 [
 weight_decay = 0.0  # AdamW weight decay [min 0]
 max_length = 512  # token cap per example [>0]
 lora_r = 8  # LoRA rank, when method is lora [>0]
+lora_alpha = 0  # LoRA scaling: updates are scaled by lora_alpha / lora_r; 0 means 2 x lora_r [min 0]
+lora_dropout = 0.0  # dropout on the LoRA path during training [0..0.9]
 lora_targets = "all-linear"  # modules LoRA adapts, when method is lora: all-linear (every linear layer), or comma-separated names, e.g. q_proj,k_proj,v_proj,o_proj (attention only: fewer adapters, faster)
+load_in_4bit = False  # QLoRA: load the base in 4-bit NF4 and train LoRA adapters on it (needs method lora, bitsandbytes and a CUDA GPU)
 gradient_checkpointing = True  # recompute activations in the backward pass: saves memory (large models on a GPU need it) but costs time; same losses either way
 bf16 = False  # mixed precision: matrix products in bfloat16 (autocast), weights and optimizer state in float32; faster on GPUs and on CPUs with AVX512-BF16/AMX, losses differ slightly
 save_as = "auto"  # how each tuned model is saved: the LoRA adapter alone (MBs), the whole model in bfloat16 (half size; rounding can undo small updates) or float32 (as trained); auto: adapter for lora, float32 for full {auto|adapter|bfloat16|float32}
+sft_args = {}  # more TRL SFTConfig settings by SFTConfig's own names, e.g. {"optim": "adamw_torch_fused", "max_grad_norm": 0.3}; checked against the installed TRL before work starts
 
 # %%
 from workbench.stages.base import open_stage

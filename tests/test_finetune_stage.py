@@ -127,3 +127,50 @@ def test_a_tiny_training_saves_small_and_loads_back_and_generates(tmp_path, meth
 
 def torch_equal(a, b) -> bool:
     return torch.equal(a.float().cpu(), b.float().cpu())
+
+
+def test_sft_args_pass_to_sftconfig_and_unknown_or_doubled_keys_fail_before_work(tmp_path):
+    from workbench.pipeline import params as P
+
+    cfg = Config(sft_args={"max_grad_norm": 0.3, "optim": "adamw_torch"})
+    args = FT.sft_config(cfg, tmp_path, seed=0)
+    assert args.max_grad_norm == 0.3 and args.optim == "adamw_torch"
+    assert FT.sft_config(Config(), tmp_path, seed=0).max_grad_norm == 1.0  # untouched otherwise
+    with pytest.raises(ValueError, match=r"'max_grad_nrom' is not a setting of TRL's SFTConfig \(did you mean 'max_grad_norm'\?\)"):
+        Config(sft_args={"max_grad_nrom": 0.3})
+    with pytest.raises(ValueError, match="learning_rate is set by the workbench; use finetune.learning_rate"):
+        Config(sft_args={"learning_rate": 1e-4})
+    with pytest.raises(ValueError, match="expected a mapping"):
+        Config(sft_args=["optim"])
+    # through params, before any stage runs: the error names the section and key
+    errors = P.config_errors("finetune", {"sft_args": {"warmup_stepz": 10}})
+    assert any("finetune.sft_args: 'warmup_stepz'" in e for e in errors)
+
+
+def test_lora_alpha_dropout_reach_peft_and_a_4bit_base_needs_lora_and_a_gpu():
+    lora = FT.lora_config(Config(method="lora", lora_r=16, lora_alpha=32, lora_dropout=0.05))
+    assert (lora.r, lora.lora_alpha, lora.lora_dropout) == (16, 32, 0.05)
+    assert FT.lora_config(Config(method="lora", lora_r=4)).lora_alpha == 8  # 0: twice the rank
+    assert FT.lora_config(Config(method="full")) is None
+    with pytest.raises(ValueError, match="load_in_4bit: a 4-bit base trains only LoRA adapters"):
+        Config(method="full", load_in_4bit=True)
+    if not torch.cuda.is_available():  # this machine: said before any work, not at load time
+        with pytest.raises(ValueError, match="load_in_4bit: .*(bitsandbytes|CUDA GPU)"):
+            Config(method="lora", load_in_4bit=True)
+
+
+def test_the_model_card_names_base_data_run_and_the_runs_verdicts():
+    from workbench.stages.finetune.model_card import model_card
+
+    summary = {"base_model": "embedded", "saved_as": "float32", "examples": 12, "steps": 3, "train_loss": 2.5}
+    manifest = {"run_id": "20260101-000000_x_abcd1234", "params_hash": "abcd1234", "git": {"sha": "f00", "dirty": True}}
+    stats = {"02_evolve": {"dataset": 20, "kept_rate": 0.4, "unchecked_kept_share": 0.72},
+             "04_difficulty": {"judge_verdict": "not validated", "claim": {"verdict": "undetermined"}}}
+    card = model_card("evolved", summary, Config().as_dict() | {"seed": 0, "source": "03_filter/filtered.jsonl"},
+                      manifest, stats)
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["base_model"] == "embedded" and "variant-evolved" in front["tags"]
+    assert "abcd1234" in card and "(uncommitted changes)" in card and "03_filter/filtered.jsonl" in card
+    assert "12 examples" in card and "no judge checked for information gain: 0.72" in card
+    assert "04_difficulty: judge not validated; difficulty rises by round: undetermined" in card
+    assert "05_diversity: not run" in card  # an absent stage is said to be absent, not skipped

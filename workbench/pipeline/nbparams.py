@@ -151,7 +151,8 @@ def config_disagreements(config_class, notebook: Path | str) -> list[str]:
     """How a stage's Config differs from its notebook's parameters cell (run_dir aside): the
     names, their order and their defaults must be the same; [] when they agree."""
     cell = {k: p.default for k, p in read_params(notebook).items() if k != "run_dir"}
-    fields = {f.name: _plain(f.default) for f in dataclasses.fields(config_class)}
+    fields = {f.name: _plain(f.default if f.default_factory is dataclasses.MISSING else f.default_factory())
+              for f in dataclasses.fields(config_class)}
     if list(fields) != list(cell):
         return [f"{notebook}: parameters {list(cell)} but {config_class.__qualname__} fields {list(fields)}"]
     return [f"{notebook}: {k} = {cell[k]!r} but {config_class.__qualname__}.{k} = {fields[k]!r}"

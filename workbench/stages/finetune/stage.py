@@ -7,7 +7,8 @@ Reads    the latest dataset (role filtered, else evolved); 05_diversity/selectio
 Writes   model/<variant>/ (role models)  the tuned model as save_as says (finetune.SAVE_AS):
                           adapter_config.json + adapter_model.safetensors, or config.json +
                           model.safetensors in bfloat16 or float32; the tokenizer;
-                          train_summary.json {examples, steps, train_loss, seconds, base_model, saved_as}
+                          train_summary.json {examples, steps, train_loss, seconds, base_model, saved_as};
+                          README.md, the model card (model_card.py)
          train_log.json (role train_log)  {base_model, base, source, config, variants: {variant:
                           {examples, steps, train_loss, seconds, base_model, saved_as, model_dir,
                           log: [{step, loss, ...}]}}}
@@ -18,7 +19,7 @@ Stats    base_model, base, source, saved_as, variants {variant: {examples, steps
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -27,6 +28,7 @@ from workbench.core.config import StageConfig
 from workbench.core.io import write_json
 from workbench.core.run_folder import FILES
 from workbench.stages.finetune import train as FT
+from workbench.stages.finetune.model_card import model_card
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,14 @@ class Config(StageConfig):
     weight_decay: float = 0.0
     max_length: int = 512
     lora_r: int = 8
+    lora_alpha: int = 0
+    lora_dropout: float = 0.0
     lora_targets: str = "all-linear"
+    load_in_4bit: bool = False
     gradient_checkpointing: bool = True
     bf16: bool = False
     save_as: str = "auto"
+    sft_args: dict = field(default_factory=dict)
 
     def check(self) -> list[str]:
         return FT.check_config(self)
@@ -75,6 +81,9 @@ def run(st, cfg: Config) -> Result:
         out_dir = st.out("models") / variant
         logs[variant] = FT.train_variant(rows, base_model, out_dir, cfg, st.run["seed"])
         logs[variant]["model_dir"] = f"{FILES['models']}/{variant}"
+        card = model_card(variant, logs[variant], cfg.as_dict() | {"seed": st.run["seed"], "source": FILES[source]},
+                          st.folder.manifest(), {s: st.folder.stats(s) for s in ("02_evolve", "04_difficulty", "05_diversity")})
+        (out_dir / "README.md").write_text(card, encoding="utf-8")
     write_json(st.out("train_log"), {"base_model": base_model, "base": base, "source": FILES[source],
                                      "config": cfg.as_dict() | {"seed": st.run["seed"]}, "variants": logs})
     stats = {"base_model": base_model, "base": base, "source": FILES[source],

@@ -11,6 +11,7 @@ what the data is, not how much of it there is.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import random
 import re
 import shutil
@@ -54,6 +55,57 @@ def check_config(cfg) -> list[str]:
     errs += lora_target_errors(cfg.lora_targets)
     if not isinstance(cfg.gradient_checkpointing, bool):
         errs.append(f"finetune.gradient_checkpointing: {cfg.gradient_checkpointing!r} is not true or false")
+    if cfg.load_in_4bit:
+        errs += quantized_base_errors(cfg.method)
+    return errs + sft_args_errors(cfg.sft_args)
+
+
+# SFTConfig fields the finetune section sets itself: named in sft_args they would be set twice
+OWN_SFT_FIELDS = {"num_train_epochs": "epochs", "max_steps": "max_steps", "learning_rate": "learning_rate",
+                  "per_device_train_batch_size": "batch_size", "gradient_accumulation_steps": "grad_accum",
+                  "lr_scheduler_type": "lr_scheduler", "warmup_ratio": "warmup_ratio", "warmup_steps": "warmup_ratio",
+                  "weight_decay": "weight_decay", "max_length": "max_length", "bf16": "bf16",
+                  "gradient_checkpointing": "gradient_checkpointing", "seed": "run.seed", "data_seed": "run.seed",
+                  "output_dir": None}
+
+
+def sft_args_errors(sft_args) -> list[str]:
+    """finetune.sft_args: more SFTConfig settings, by SFTConfig's own field names, checked
+    against the installed TRL before any work (TRL is imported only when there are some)."""
+    if not isinstance(sft_args, dict):
+        return [f"finetune.sft_args: expected a mapping of SFTConfig settings, got {sft_args!r}"]
+    if not sft_args:
+        return []
+    from trl import SFTConfig
+
+    known = {f.name for f in dataclasses.fields(SFTConfig)}
+    errs = []
+    for key in sft_args:
+        if key in OWN_SFT_FIELDS:
+            own = OWN_SFT_FIELDS[key]
+            errs.append(f"finetune.sft_args: {key} is set by the workbench" + (f"; use finetune.{own}" if own and
+                        "." not in own else f" ({own})" if own else ""))
+        elif key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            errs.append(f"finetune.sft_args: {key!r} is not a setting of TRL's SFTConfig"
+                        + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return errs
+
+
+def quantized_base_errors(method: str) -> list[str]:
+    """QLoRA: a 4-bit base needs LoRA (the quantized weights are frozen), bitsandbytes and a GPU."""
+    import importlib.util
+
+    errs = [] if method == "lora" else ["finetune.load_in_4bit: a 4-bit base trains only LoRA adapters; "
+                                        "set method: lora"]
+    if importlib.util.find_spec("bitsandbytes") is None:
+        errs.append("finetune.load_in_4bit: needs the bitsandbytes package (pip install bitsandbytes) "
+                    "and a CUDA GPU")
+    else:
+        import torch
+
+        if not torch.cuda.is_available():
+            errs.append("finetune.load_in_4bit: bitsandbytes' 4-bit layers need a CUDA GPU; none is visible")
     return errs
 
 
@@ -129,16 +181,10 @@ def train_variant(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: i
     tok = AutoTokenizer.from_pretrained(base)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    peft_config = None
-    if cfg.method == "lora":
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, lora_dropout=0.0,
-                                 target_modules=lora_target_modules(cfg.lora_targets), task_type="CAUSAL_LM")
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, **quantization_args(cfg))
     args = sft_config(cfg, out_dir, seed)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(to_conversations(rows)),
-                         processing_class=tok, peft_config=peft_config)
+                         processing_class=tok, peft_config=lora_config(cfg))
     result = trainer.train()
     form = save_model(trainer.model, out_dir, saved_as(cfg.method, cfg.save_as))
     tok.save_pretrained(out_dir)
@@ -149,6 +195,17 @@ def train_variant(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: i
                "log": log}
     write_json(out_dir / TRAIN_SUMMARY, {k: v for k, v in summary.items() if k != "log"})
     return summary
+
+
+def lora_config(cfg):
+    """PEFT's LoraConfig for method lora, else None. lora_alpha 0 means twice the rank, the
+    common choice (the adapter's update is scaled by alpha / r)."""
+    if cfg.method != "lora":
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha or 2 * cfg.lora_r, lora_dropout=cfg.lora_dropout,
+                      target_modules=lora_target_modules(cfg.lora_targets), task_type="CAUSAL_LM")
 
 
 def sft_config(cfg, out_dir: Path, seed: int):
@@ -165,7 +222,20 @@ def sft_config(cfg, out_dir: Path, seed: int):
         save_strategy="no", report_to=[], seed=seed, data_seed=seed, use_cpu=not torch.cuda.is_available(),
         bf16=cfg.bf16, fp16=False, dataloader_num_workers=0, disable_tqdm=False,
         gradient_checkpointing=cfg.gradient_checkpointing,  # TRL turns it on unless told
+        **dict(cfg.sft_args),  # anything else SFTConfig takes, checked by name before work starts
     )
+
+
+def quantization_args(cfg) -> dict:
+    """from_pretrained arguments for QLoRA's 4-bit NF4 base (finetune.load_in_4bit), else none."""
+    if not cfg.load_in_4bit:
+        return {}
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return {"quantization_config": BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16 if cfg.bf16 else torch.float32)}
 
 
 def warmup_arg(config_class, ratio: float) -> dict:
