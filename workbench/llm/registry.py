@@ -4,6 +4,7 @@
     hf:<path or hub name>         any transformers causal LM
     openai:<model>@<base_url>     any OpenAI-compatible server
     openai:<model>@<url>,<url>    several servers of one model, requests spread over them
+    openai-batch:<model>@<url>    the provider's Batch API: one batch per phase, resumable (batch.py)
     vllm:<path or hub name>       vLLM in this process (GPU machines; multi.py)
 """
 
@@ -23,7 +24,7 @@ _LOADED: dict[tuple, object] = {}  # one copy of each local model per process
 
 
 def parse_model_string(model: str) -> tuple[str, str, str | None]:
-    """("embedded", "", None) | ("hf", path, None) | ("openai", model, base_url)."""
+    """("embedded", "", None) | ("hf", path, None) | ("openai", model, base_url) | ("openai-batch", model, base_url)."""
     if model == "embedded":
         return ("embedded", "", None)
     kind, sep, rest = model.partition(":")
@@ -34,7 +35,14 @@ def parse_model_string(model: str) -> tuple[str, str, str | None]:
         if at and name and url.startswith(("http://", "https://")):
             return ("openai", name, url)
         raise BackendError(f"model {model!r}: expected openai:<model>@<base_url>, e.g. openai:gpt-4o-mini@https://api.openai.com/v1")
-    raise BackendError(f"model {model!r}: unknown backend; use embedded, hf:<path or name> or openai:<model>@<base_url>")
+    if sep and kind == "openai-batch":
+        name, at, url = rest.rpartition("@")
+        if at and name and url.startswith(("http://", "https://")) and "," not in url:
+            return ("openai-batch", name, url)
+        raise BackendError(f"model {model!r}: expected openai-batch:<model>@<base_url> (one provider), "
+                           "e.g. openai-batch:gpt-4o-mini@https://api.openai.com/v1")
+    raise BackendError(f"model {model!r}: unknown backend; use embedded, hf:<path or name>, openai:<model>@<base_url> "
+                       "or openai-batch:<model>@<base_url>")
 
 
 def check_model_string(model: str) -> str | None:
@@ -83,13 +91,23 @@ def _hub_unreachable(seconds: float = 3.0) -> str | None:
     return None
 
 
-def load_backend(model: str, run: dict):
+def load_backend(model: str, run: dict, state_dir: Path | str | None = None):
+    """state_dir: where a batch backend records its batches (the stage folder)."""
     kind, name, url = parse_model_string(model)
     if kind == "openai":  # one or several comma-separated base URLs (multi.py)
         from workbench.llm.multi import openai_pool
 
         return openai_pool(name, url, run)
     run = with_defaults(run)
+    if kind == "openai-batch":
+        from workbench.llm.batch import BatchBackend
+
+        if state_dir is None:
+            raise BackendError(f"{model}: a batch backend needs a folder to record its batches in (the stage folder), "
+                               "so a resumed run finds them instead of paying twice")
+        return BatchBackend(name, url, state_dir, api_key_env=run["api_key_env"], max_retries=run["max_retries"],
+                            timeout=run["request_timeout"], poll_interval=run["batch_poll_interval"],
+                            dry_run=run["batch_dry_run"])
     batch_size, dtype = run["batch_size"], run["dtype"]
     key = (kind, name, batch_size, dtype)
     if kind == "vllm" and key not in _LOADED:
@@ -106,11 +124,15 @@ def load_backend(model: str, run: dict):
     return _LOADED[key]
 
 
-def get_generator(model: str, run: dict, cache_file: Path | str | None, **progress) -> Generator:
+def get_generator(model: str, run: dict, cache_file: Path | str | None, stage_dir: Path | str | None = None,
+                  **progress) -> Generator:
     """A generator for `model` configured by the run section of the params, in front of the
     response cache at `cache_file` (none when None or run.cache is off); `progress` goes to
-    Generator (tracker, bar)."""
+    Generator (tracker, bar). A batch backend records its batches in `stage_dir`, else beside
+    the cache file."""
     run = with_defaults(run)
-    backend = load_backend(model or run["model"], run)
+    if stage_dir is None and cache_file is not None:
+        stage_dir = Path(cache_file).parent
+    backend = load_backend(model or run["model"], run, stage_dir)
     cache = ResponseCache(Path(cache_file)) if cache_file is not None and run["cache"] else None
     return Generator(backend, cache, **progress)

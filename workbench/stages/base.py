@@ -99,7 +99,7 @@ class Stage:
 
     def generator(self, model: str = "") -> Generator:
         # the runner's progress line where it watches, else a bar in the notebook
-        gen = get_generator(model or self.run["model"], self.run, self.folder.cache_file,
+        gen = get_generator(model or self.run["model"], self.run, self.folder.cache_file, stage_dir=self.dir,
                             tracker=progress.tracker, bar=not progress.watched())
         self._generators.append(gen)
         return gen
