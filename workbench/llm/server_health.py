@@ -56,8 +56,9 @@ class ServerHealth:
 
         A server out of rotation whose cooldown has passed gets the attempt as its probe (one
         at a time). Otherwise the least busy server in rotation with room, preferring ones not
-        in `avoid` (those that already failed this request). With servers in rotation but all
-        full, this waits for room; with none in rotation, it waits at most `timeout` seconds
+        in `avoid` (those that already failed this request), waiting for room on one of those
+        rather than going back to an avoided one. With servers in rotation but all full, this
+        waits for room; with none in rotation, it waits at most `timeout` seconds
         for a probe to be due, and returns None if none was."""
         with self._cond:
             # waits are real time; `clock` (cooldowns) may be a test's
@@ -70,7 +71,10 @@ class ServerHealth:
                     return self._take(k)
                 live = [j for j in range(len(self.urls)) if self.out_until[j] is None]
                 room = [j for j in live if self.in_flight[j] < self.max_in_flight]
-                preferred = [j for j in room if j not in avoid] or room
+                # a server this request has not tried is worth waiting for, even when full: going
+                # back to the one that just failed it could spend every try on a broken server
+                untried = any(j not in avoid for j in live)
+                preferred = [j for j in room if j not in avoid] if untried else room
                 if preferred:
                     return self._take(min(preferred, key=lambda j: (self.in_flight[j], self.sent[j])))
                 if live:
