@@ -15,6 +15,8 @@ answers are a fixed sentence) and injects faults on request: `faults` maps the n
     "drip"            200, then the body one byte every drip_s seconds
 `logprobs(body)` -> (positions, finish_reason) answers requests that ask for logprobs, with
 positions [(token, logprob, [(top token, logprob), ...]), ...].
+`on_request(body)` is called with each request before it is answered: a test's latency (it may
+sleep, or wait for another request to arrive).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def obliging_reply(prompt: str) -> str:
 
 class StubServer:
     def __init__(self, faults: dict | None = None, fail_every: int = 0, fail_status: int = 503, timeout_s: float = 3.0,
-                 logprobs=None, drip_s: float = 1.0):
+                 logprobs=None, drip_s: float = 1.0, on_request=None):
+        self.on_request = on_request
         self.faults = dict(faults or {})
         self.fail_every, self.fail_status, self.timeout_s = fail_every, fail_status, timeout_s
         self.logprobs, self.drip_s = logprobs, drip_s
@@ -53,6 +56,8 @@ class StubServer:
                 with outer.lock:
                     outer.requests.append({"body": body, "auth": self.headers.get("Authorization")})
                     n = len(outer.requests)
+                if outer.on_request is not None:
+                    outer.on_request(body)
                 fault = outer.faults.get(n)
                 if fault is None and outer.fail_every and n % outer.fail_every == 0:
                     fault = outer.fail_status

@@ -10,9 +10,11 @@
 
 Every attempt is returned (kept, eliminated or failed, with reasons); the elimination rules
 are those of rules.py that `evolve.rules` lists, applied by phase as their inputs arrive:
-the instruction rules before answering, the answer rules, then the judge. All model calls go
-through cached generators, so a resumed
-or repeated run makes no call that already succeeded.
+the instruction rules before answering, the answer rules, then the judge. Each attempt is one
+chain of requests (evolve -> answer -> judge, workbench/llm/chains.py): over pools of servers
+an attempt is answered as soon as its evolution returns, for in-process models each step
+goes in one batch; the records are the same either way. All model calls go through cached
+generators, so a resumed or repeated run makes no call that already succeeded.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from workbench.core import templates
 from workbench.core.packs import Pack
 from workbench.core.records import full_text, new_evolution
 from workbench.llm import Generator, GenParams
+from workbench.llm.chains import Ask, run_chains
 from workbench.stages.evolve import rules as E
 
 JUDGE_MAX_NEW_TOKENS = 8  # "Equal" / "Not Equal" and a little slack
@@ -135,6 +138,10 @@ class Evolution:
 # Pools larger than this go through a round in slices: each slice is evolved, answered and
 # judged, then handed to the sink, so memory holds one slice of attempts, not a whole round.
 SLICE = 4096
+# Over pools of servers an attempt is answered and judged as soon as its evolution returns
+# (workbench/llm/chains.py); off, every round goes phase by phase, as it does for in-process
+# models (bench/pipelined_rounds.py times the two). The records are the same either way.
+PIPELINE = True
 
 
 def run_evolution(seeds: list[dict], cfg, evolver: Generator, answerer: Generator, judge: Generator | None,
@@ -189,29 +196,37 @@ def _round_gen(gen: GenParams, seed: int, round_: int) -> GenParams:
 
 
 def _one_round(pool: list[dict], picks: list[tuple[str, str | None]], round_: int, ctx: RoundContext) -> list[dict]:
-    prompts = [_user(evolution_prompt(ctx.pack, op, p, fmt)) for p, (op, fmt) in zip(pool, picks)]
     gen = _round_gen(ctx.gens["evolve"], ctx.seed, round_)
-    outs = ctx.evolver.generate(prompts, gen)
-    rows = [(p, _attempt(p, op, fmt, c, round_, gen, ctx)) for p, (op, fmt), c in zip(pool, picks, outs)]
+    chains = [_attempt_chain(p, op, fmt, round_, gen, ctx) for p, (op, fmt) in zip(pool, picks)]
+    used = [ctx.evolver, ctx.answerer] + ([ctx.judge] if _judging(ctx) else [])
+    return run_chains(chains, used, task=f"round {round_}", pipeline=PIPELINE)
+
+
+def _judging(ctx: RoundContext) -> bool:
+    return bool(ctx.rules("judge")) and ctx.judge is not None
+
+
+def _attempt_chain(parent: dict, op: str, fmt: str | None, round_: int, gen: GenParams, ctx: RoundContext):
+    """One pool member's attempt: evolve it, answer the evolution, judge the two. Each model
+    request is yielded to run_chains, which sends it back its reply; the rules run on each
+    record as its replies come, so nothing here depends on the other attempts of the round."""
+    c = yield Ask(ctx.evolver, _user(evolution_prompt(ctx.pack, op, parent, fmt)), gen)
+    rec = _attempt(parent, op, fmt, c, round_, gen, ctx)
     # answer only what survived the instruction checks: no calls spent on doomed rows; an op
     # that rewrote the answer brought its own
-    live = [(p, r) for p, r in rows if r["status"] == "kept" and r["response"] is None]
-    answers = ctx.answerer.generate([_user(ctx.pack.answer_prompt(full_text(r))) for _, r in live],
-                                    ctx.gens["answer"])
-    answer_rules = ctx.rules("answer")
-    for (_, rec), c in zip(live, answers):
+    if rec["status"] == "kept" and rec["response"] is None:
+        answer = yield Ask(ctx.answerer, _user(ctx.pack.answer_prompt(full_text(rec))), ctx.gens["answer"])
         rec["answer_model"], rec["answer_gen"] = ctx.answerer.model_id, ctx.gens["answer"].as_dict()
-        if not c.ok:
-            _fail(rec, c.error)
-            continue
-        rec["response"] = c.text
-    for _, rec in rows:
-        if rec["status"] == "kept":
-            _eliminate(rec, R.all_drops(answer_rules, rec, ctx.checks))
+        if answer.ok:
+            rec["response"] = answer.text
+        else:
+            _fail(rec, answer.error)
+    if rec["status"] == "kept":
+        _eliminate(rec, R.all_drops(ctx.rules("answer"), rec, ctx.checks))
     # the Equal judge compares tasks: a rewritten answer keeps its task, so it is not asked
-    if ctx.rules("judge") and ctx.judge is not None:
-        _judge_equal([(p, r) for p, r in rows if r["status"] == "kept" and _target(r, ctx) == "instruction"], ctx)
-    return [r for _, r in rows]
+    if _judging(ctx) and rec["status"] == "kept" and _target(rec, ctx) == "instruction":
+        yield from _judge_equal(parent, rec, ctx)
+    return rec
 
 
 def _target(rec: dict, ctx: RoundContext) -> str:
@@ -251,27 +266,22 @@ def _attempt(parent: dict, op: str, fmt: str | None, c, round_: int, gen: GenPar
     return rec
 
 
-def _judge_equal(live: list[tuple[dict, dict]], ctx: RoundContext) -> None:
-    """The information-gain check. Where the judge exposes token probabilities, the verdict is
-    the likelier of the whole replies "Equal" / "Not Equal" (when they hold at least
-    judge_min_mass); otherwise, or below that mass, its text reply is parsed."""
-    equal = templates.load("equal_judge")
-    prompts = [_user(equal.render(first=full_text(p), second=full_text(r))) for p, r in live]
-    probs = ctx.judge.choice_probs(prompts, E.VERDICT_CHOICES)
-    decided = [E.verdict_from_probs(p, ctx.cfg.judge_min_mass) for p in probs]
-    need_text = [i for i, (v, _, _) in enumerate(decided) if v == E.UNPARSABLE]
-    texts = dict(zip(need_text, ctx.judge.generate([prompts[i] for i in need_text], ctx.gens["judge"])))
-    for i, (_, rec) in enumerate(live):
-        verdict, p_equal, mass = decided[i]
-        check = {"verdict": verdict, "source": "probs", "p_equal": p_equal, "mass": round(mass, 4),
-                 "model": ctx.judge.model_id}
-        if i in texts:
-            c = texts[i]
-            if not c.ok:
-                _fail(rec, c.error)
-                continue
-            check |= {"verdict": E.parse_equal_verdict(c.text), "source": "text", "raw": c.text}
-        rec["checks"]["equal_judge"] = check
-        _eliminate(rec, R.all_drops(ctx.rules("judge"), rec, ctx.checks))
-        if check["verdict"] == E.UNPARSABLE and ctx.cfg.judge_unparsable == "eliminate":
-            _eliminate(rec, [R.Verdict(False, E.JUDGE_UNPARSABLE)])
+def _judge_equal(parent: dict, rec: dict, ctx: RoundContext):
+    """The information-gain check (a chain's last steps). Where the judge exposes token
+    probabilities, the verdict is the likelier of the whole replies "Equal" / "Not Equal" (when
+    they hold at least judge_min_mass); otherwise, or below that mass, its text reply is parsed."""
+    prompt = _user(templates.load("equal_judge").render(first=full_text(parent), second=full_text(rec)))
+    probs = yield Ask(ctx.judge, prompt, choices=tuple(E.VERDICT_CHOICES))
+    verdict, p_equal, mass = E.verdict_from_probs(probs, ctx.cfg.judge_min_mass)
+    check = {"verdict": verdict, "source": "probs", "p_equal": p_equal, "mass": round(mass, 4),
+             "model": ctx.judge.model_id}
+    if verdict == E.UNPARSABLE:
+        c = yield Ask(ctx.judge, prompt, ctx.gens["judge"])
+        if not c.ok:
+            _fail(rec, c.error)
+            return
+        check |= {"verdict": E.parse_equal_verdict(c.text), "source": "text", "raw": c.text}
+    rec["checks"]["equal_judge"] = check
+    _eliminate(rec, R.all_drops(ctx.rules("judge"), rec, ctx.checks))
+    if check["verdict"] == E.UNPARSABLE and ctx.cfg.judge_unparsable == "eliminate":
+        _eliminate(rec, [R.Verdict(False, E.JUDGE_UNPARSABLE)])
