@@ -35,6 +35,9 @@ bench: setup
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/diversity.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/stats.py
+	$(BIN)/python bench/filter_memory.py
+	$(BIN)/python bench/pipelined_rounds.py
 
 lab: setup
 	$(BIN)/workbench lab
