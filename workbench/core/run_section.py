@@ -15,7 +15,7 @@ RUN_SECTION = """
 name = "run"  # short name, part of the run folder name
 seed = 0  # run seed: sampling, op choice, shuffles [min 0]
 limit = 0  # cap on items each stage processes, for quick runs; 0 means no cap [min 0]
-model = "embedded"  # default model for every stage: embedded | hf:<path or name> | openai:<model>@<base_url> | openai-batch:<model>@<base_url>
+model = "embedded"  # default model for every stage: embedded | hf:<path or name> | openai:<model>@<base_url> | openai-batch:<model>@<base_url> | vllm:<path or name>
 batch_size = 16  # prompts per generate() call for local models [>0]
 dtype = "auto"  # local model weights: auto (float32 on CPU, the checkpoint's on GPU), float32, or bfloat16 (faster on CPU, changes some outputs) {auto|float32|bfloat16}
 api_key_env = "OPENAI_API_KEY"  # env var holding the API key for openai: models (never written to disk)
@@ -25,6 +25,7 @@ request_timeout = 120.0  # seconds before one request times out [>0]
 cache = True  # reuse cached model responses (outputs/cache/responses.sqlite)
 batch_poll_interval = 30.0  # openai-batch: models: seconds between polls of a submitted batch [>0]
 batch_dry_run = False  # openai-batch: models: write the batch input and its estimate (requests, prompt tokens) to the stage folder, submit nothing, stop the stage
+vllm_args = {}  # vllm: models only: vLLM engine settings by their EngineArgs names (tensor_parallel_size, data_parallel_size, gpu_memory_utilization, max_model_len, max_logprobs, ...), checked by name before work
 """
 
 DEFAULTS: dict = {node.targets[0].id: ast.literal_eval(node.value)

@@ -1,4 +1,4 @@
-"""Request pools over OpenAI-compatible servers, and the in-process vLLM backend.
+"""Request pools over OpenAI-compatible servers.
 
     openai:<model>@http://gpu0:8000/v1,http://gpu1:8000/v1
 
@@ -14,8 +14,7 @@ a few attempts, not a share of the items. The response cache keys on the model
 (`cache_id`), not on the servers: a resume with one server fewer, new ports or a router in
 front reuses every cached reply.
 
-`vllm:<path or hub name>` runs vLLM in this process (offline `LLM.generate`, automatic prefix
-caching, which suits evolution prompts that are mostly template). vllm is imported only here.
+`vllm:<path or hub name>` runs vLLM in this process: vllm_backend.py (importable from here too).
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from workbench.core.run_section import with_defaults
 from workbench.llm.base import BackendError, Completion, GenParams, Messages
 from workbench.llm.openai_backend import OpenAIBackend, gave_up
 from workbench.llm.server_health import COOLDOWN_S, FAILURES_TO_REMOVE, ServerHealth
+from workbench.llm.vllm_backend import VLLMBackend  # noqa: F401  (its home before vllm_backend.py)
 
 
 def split_urls(url: str) -> list[str]:
@@ -204,39 +204,3 @@ def openai_pool(model: str, url: str, run: dict) -> ServerPool:
                              max_retries=run["max_retries"], timeout=run["request_timeout"])
                for u in split_urls(url)]
     return ServerPool(servers, max_concurrency=run["max_concurrency"])
-
-
-class VLLMBackend:
-    """vLLM in this process: the whole list goes to one `LLM.generate` call, which schedules
-    it continuously and reuses shared prompt prefixes (enable_prefix_caching)."""
-
-    def __init__(self, name_or_path: str, dtype: str = "auto", **engine_args):
-        try:
-            import vllm
-        except ImportError:
-            raise BackendError(
-                "model vllm:... needs the vllm package, which runs on a GPU machine: `pip install vllm` there, "
-                "or serve the model with `vllm serve` and use openai:<model>@http://host:8000/v1") from None
-        self._vllm = vllm
-        self.model_id = f"vllm:{name_or_path}" + ("" if dtype == "auto" else f"@{dtype}")
-        self.llm = vllm.LLM(model=name_or_path, dtype=dtype, enable_prefix_caching=True, **engine_args)
-        self.tokenizer = self.llm.get_tokenizer()
-        self.chunk_size = 1024  # vLLM batches internally; the chunk only bounds work lost to a kill
-
-    def render(self, messages: Messages) -> str:
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    def generate(self, prompts: list[Messages], gen: GenParams) -> list[Completion]:
-        sampling = self._vllm.SamplingParams(
-            max_tokens=gen.max_new_tokens, temperature=gen.temperature,
-            top_p=gen.top_p if gen.temperature > 0 else 1.0, seed=gen.seed if gen.temperature > 0 else None)
-        outs = self.llm.generate([self.render(m) for m in prompts], sampling, use_tqdm=False)
-        result = []
-        for o in outs:
-            if not o.outputs:
-                result.append(Completion(None, error="vllm returned no output"))
-                continue
-            best = o.outputs[0]
-            result.append(Completion(best.text.strip(), prompt_tokens=len(o.prompt_token_ids or []),
-                                     completion_tokens=len(best.token_ids)))
-        return result

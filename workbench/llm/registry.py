@@ -5,11 +5,13 @@
     openai:<model>@<base_url>     any OpenAI-compatible server
     openai:<model>@<url>,<url>    several servers of one model, requests spread over them
     openai-batch:<model>@<url>    the provider's Batch API: one batch per phase, resumable (batch.py)
-    vllm:<path or hub name>       vLLM in this process (GPU machines; multi.py)
+    vllm:<path or hub name>       vLLM in this process, engine settings from run.vllm_args (GPU machines;
+                                  vllm_backend.py)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -41,8 +43,8 @@ def parse_model_string(model: str) -> tuple[str, str, str | None]:
             return ("openai-batch", name, url)
         raise BackendError(f"model {model!r}: expected openai-batch:<model>@<base_url> (one provider), "
                            "e.g. openai-batch:gpt-4o-mini@https://api.openai.com/v1")
-    raise BackendError(f"model {model!r}: unknown backend; use embedded, hf:<path or name>, openai:<model>@<base_url> "
-                       "or openai-batch:<model>@<base_url>")
+    raise BackendError(f"model {model!r}: unknown backend; use embedded, hf:<path or name>, openai:<model>@<base_url>, "
+                       "openai-batch:<model>@<base_url> or vllm:<path or name>")
 
 
 def check_model_string(model: str) -> str | None:
@@ -110,10 +112,13 @@ def load_backend(model: str, run: dict, state_dir: Path | str | None = None):
                             dry_run=run["batch_dry_run"])
     batch_size, dtype = run["batch_size"], run["dtype"]
     key = (kind, name, batch_size, dtype)
-    if kind == "vllm" and key not in _LOADED:
-        from workbench.llm.multi import VLLMBackend
+    if kind == "vllm":
+        engine_args = run["vllm_args"]
+        key += (json.dumps(engine_args, sort_keys=True, default=str),)  # other engine settings, another engine
+        if key not in _LOADED:
+            from workbench.llm.vllm_backend import VLLMBackend
 
-        _LOADED[key] = VLLMBackend(name, dtype)
+            _LOADED[key] = VLLMBackend(name, dtype, **engine_args)
     if key not in _LOADED:
         from workbench.llm.hf import EMBEDDED_ID, HFBackend, embedded_model_dir
 

@@ -171,6 +171,11 @@ def check_value(section: str, key: str, value) -> str | None:
         return "empty; use embedded, hf:<path or name> or openai:<model>@<base_url>"
     if section == "run" and key == "api_key_env" and isinstance(value, str):
         return check_api_key_env(value)
+    if section == "run" and key == "vllm_args" and isinstance(value, dict):
+        # late: it imports vllm where vllm is installed, to check the names against its EngineArgs
+        from workbench.llm.vllm_backend import vllm_args_problems
+
+        return "; ".join(vllm_args_problems(value)) or None
     return None
 
 
