@@ -148,13 +148,13 @@ class HFBackend:
                 cache = kv_of(res)
                 logp_after = {(): torch.log_softmax(res.logits[:, -1, :].float(), dim=-1)}
                 for prefix in prefixes:
-                    ext = torch.tensor([list(prefix)] * len(batch))
+                    ext = torch.tensor([list(prefix)] * len(batch), device=mask.device)
                     more = self.model(input_ids=ext, attention_mask=torch.cat([mask, torch.ones_like(ext)], dim=1),
-                                      position_ids=positions[:, -1:] + torch.arange(1, len(prefix) + 1),
+                                      position_ids=positions[:, -1:] + torch.arange(1, len(prefix) + 1, device=mask.device),
                                       **cache_arg(self.model, cache), use_cache=True)
                     logp_after[prefix] = torch.log_softmax(more.logits[:, -1, :].float(), dim=-1)
                     cache.crop(-len(prefix))  # back to the prompt alone
-            p_stop = {prefix: lp.exp()[:, stop].sum(-1) for prefix, lp in logp_after.items() if prefix}
+            p_stop = {prefix: lp.exp()[:, stop.to(lp.device)].sum(-1) for prefix, lp in logp_after.items() if prefix}
             for row in range(len(batch)):
                 out.append({c: math.exp(sum(float(logp_after[seq[:i]][row, seq[i]]) for i in range(len(seq))))
                             * float(p_stop[seq][row]) for c, seq in token_seqs.items()})
@@ -186,8 +186,10 @@ class HFBackend:
         for idx in length_buckets([len(r[0]) for r in rows], max_rows=self.batch_size):
             width = max(len(rows[i][0]) for i in idx)
             pad = self.tokenizer.pad_token_id
-            ids = torch.tensor([rows[i][0] + [pad] * (width - len(rows[i][0])) for i in idx])  # right padding
-            mask = torch.tensor([[1] * len(rows[i][0]) + [0] * (width - len(rows[i][0])) for i in idx])
+            # right padding; on the model's device (a GPU model would refuse CPU tensors)
+            ids = torch.tensor([rows[i][0] + [pad] * (width - len(rows[i][0])) for i in idx], device=self.model.device)
+            mask = torch.tensor([[1] * len(rows[i][0]) + [0] * (width - len(rows[i][0])) for i in idx],
+                                device=self.model.device)
             with torch.inference_mode():
                 logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
             logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
@@ -198,12 +200,13 @@ class HFBackend:
 
     def _left_pad(self, rows: list[list[int]]):
         """Token id lists -> (ids, attention mask) tensors, padded on the left so every row
-        ends at the right edge, where generation and next-token scoring happen."""
+        ends at the right edge, where generation and next-token scoring happen; on the model's device."""
         import torch
 
         width = max(len(r) for r in rows)
-        ids = torch.tensor([[self.tokenizer.pad_token_id] * (width - len(r)) + r for r in rows])
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        device = self.model.device
+        ids = torch.tensor([[self.tokenizer.pad_token_id] * (width - len(r)) + r for r in rows], device=device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
         return ids, mask
 
     def _eos_ids(self) -> set[int]:
