@@ -20,7 +20,8 @@
 # fine-tuning or LoRA — on the same base model: `seeds` (round 0 only, the baseline),
 # `evolved` (seeds plus every kept evolution, shuffled), optionally `selected` (the
 # Deita-style selection). By default every variant gets the same number of examples.
-# The same params run a 135M model on a CPU or a 7B model on a GPU.
+# The same params run a 135M model on a CPU or a 7B model on a GPU; `launcher: accelerate`
+# trains in `num_processes` processes (one per GPU), their output in the stage's `launch/` folder.
 
 # %% tags=["parameters"]
 run_dir = ""  # run folder (set by the runner; empty means the latest run)
@@ -46,6 +47,9 @@ gradient_checkpointing = True  # recompute activations in the backward pass: sav
 bf16 = False  # mixed precision: matrix products in bfloat16 (autocast), weights and optimizer state in float32; faster on GPUs and on CPUs with AVX512-BF16/AMX, losses differ slightly
 save_as = "auto"  # how each tuned model is saved: the LoRA adapter alone (MBs), the whole model in bfloat16 (half size; rounding can undo small updates) or float32 (as trained); auto: adapter for lora, float32 for full {auto|adapter|bfloat16|float32}
 sft_args = {}  # more TRL SFTConfig settings by SFTConfig's own names, e.g. {"optim": "adamw_torch_fused", "max_grad_norm": 0.3}; checked against the installed TRL before work starts
+launcher = "in-process"  # where training runs: in this notebook's process, or in processes started by accelerate launch (one per GPU; DDP, FSDP or DeepSpeed) {in-process|accelerate}
+num_processes = 2  # training processes when launcher is accelerate, usually one per GPU: the effective batch is num_processes x batch_size x grad_accum [>0]
+accelerate_config = ""  # accelerate config YAML for launcher accelerate (DDP, FSDP or DeepSpeed settings as accelerate config writes them); empty means plain data parallel
 
 # %%
 from workbench.stages.base import open_stage

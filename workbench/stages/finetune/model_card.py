@@ -36,7 +36,7 @@ def model_card(variant: str, summary: dict, cfg: dict, manifest: dict, stats: di
     """README.md text: YAML front matter the model hubs read, then the card."""
     front = {"base_model": summary["base_model"], "library_name": "transformers",
              "tags": ["evol-instruct", "sft", "trl", f"variant-{variant}"]}
-    batch = cfg["batch_size"] * cfg["grad_accum"]
+    batch, procs = cfg["batch_size"] * cfg["grad_accum"], summary.get("processes", 1)
     lines = [
         "---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "",
         f"# {manifest.get('run_id', 'run')} · {variant}", "",
@@ -48,7 +48,7 @@ def model_card(variant: str, summary: dict, cfg: dict, manifest: dict, stats: di
         f"- source: `{cfg.get('source', 'the run dataset')}`",
         f"- training: {summary['steps']} steps, {cfg['epochs']} epochs (max_steps {cfg['max_steps']}), learning rate "
         f"{cfg['learning_rate']} ({cfg['lr_scheduler']}, warmup {cfg['warmup_ratio']}), batch {cfg['batch_size']} x "
-        f"{cfg['grad_accum']} accumulation = {batch} per process, max length {cfg['max_length']}, seed {cfg.get('seed')}",
+        f"{cfg['grad_accum']} accumulation = {batch} per process, {procs} processes (effective batch {procs * batch}), max length {cfg['max_length']}, seed {cfg.get('seed')}",
         f"- final training loss: {summary['train_loss']}",
         "", "## What the run showed about this data", "",
         *[f"- {line}" for line in verdicts(stats)],

@@ -7,13 +7,14 @@ Reads    the latest dataset (role filtered, else evolved); 05_diversity/selectio
 Writes   model/<variant>/ (role models)  the tuned model as save_as says (finetune.SAVE_AS):
                           adapter_config.json + adapter_model.safetensors, or config.json +
                           model.safetensors in bfloat16 or float32; the tokenizer;
-                          train_summary.json {examples, steps, train_loss, seconds, base_model, saved_as};
-                          README.md, the model card (model_card.py)
+                          train_summary.json {examples, steps, train_loss, seconds, base_model, saved_as,
+                          processes, effective_batch}; README.md, the model card (model_card.py)
          train_log.json (role train_log)  {base_model, base, source, config, variants: {variant:
-                          {examples, steps, train_loss, seconds, base_model, saved_as, model_dir,
-                          log: [{step, loss, ...}]}}}
+                          {examples, steps, train_loss, seconds, base_model, saved_as, processes,
+                          effective_batch, model_dir, log: [{step, loss, ...}]}}}
+         launch/<variant>.{rows.jsonl,inputs.json,log,result.json}  with launcher accelerate (launch.py)
 Stats    base_model, base, source, saved_as, variants {variant: {examples, steps, train_loss,
-         seconds, model_dir, megabytes}}
+         seconds, processes, effective_batch, model_dir, megabytes}}
 07_evaluate finds the tuned models through train_log.json (variants -> model_dir).
 """
 
@@ -28,6 +29,12 @@ from workbench.core.config import StageConfig
 from workbench.core.io import write_json
 from workbench.core.run_folder import FILES
 from workbench.stages.finetune import train as FT
+from workbench.stages.finetune.launch import (
+    accelerate_config_errors,
+    launcher_errors,
+    progress_callback,
+    train_launched,
+)
 from workbench.stages.finetune.model_card import model_card
 
 
@@ -55,9 +62,15 @@ class Config(StageConfig):
     bf16: bool = False
     save_as: str = "auto"
     sft_args: dict = field(default_factory=dict)
+    launcher: str = "in-process"
+    num_processes: int = 2
+    accelerate_config: str = ""
 
     def check(self) -> list[str]:
-        return FT.check_config(self)
+        return FT.check_config(self) + launcher_errors(self)
+
+    def preflight(self) -> list[str]:
+        return accelerate_config_errors(self.accelerate_config) if self.launcher == "accelerate" else []
 
 
 @dataclass
@@ -79,7 +92,11 @@ def run(st, cfg: Config) -> Result:
             raise ValueError(f"06_finetune: variant {variant!r} has no rows with a response in {FILES[source]}")
         print(f"training {variant} on {len(rows)} examples from {base}")
         out_dir = st.out("models") / variant
-        logs[variant] = FT.train_variant(rows, base_model, out_dir, cfg, st.run["seed"])
+        if cfg.launcher == "accelerate":  # N processes (GPUs); writes and logs in launch/ (launch.py)
+            logs[variant] = train_launched(rows, base_model, out_dir, cfg, st.run["seed"], st.path("launch"), variant)
+        else:
+            logs[variant] = FT.train_variant(rows, base_model, out_dir, cfg, st.run["seed"],
+                                             callbacks=[progress_callback()])
         logs[variant]["model_dir"] = f"{FILES['models']}/{variant}"
         card = model_card(variant, logs[variant], cfg.as_dict() | {"seed": st.run["seed"], "source": FILES[source]},
                           st.folder.manifest(), {s: st.folder.stats(s) for s in ("02_evolve", "04_difficulty", "05_diversity")})

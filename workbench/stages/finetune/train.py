@@ -167,10 +167,11 @@ def base_model_path(model: str) -> str:
     raise ValueError(f"fine-tuning needs a local model (embedded or hf:...), got {model!r}")
 
 
-def train_variant(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: int) -> dict:
+def train_variant(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: int, callbacks=()) -> dict:
     """Train one variant on the base model (a model string), save it to out_dir as
     cfg.save_as says, with the tokenizer and train_summary.json; return the loss log.
-    `cfg` is finetune_stage.Config."""
+    `cfg` is finetune_stage.Config. Under accelerate launch every process runs this and
+    the main process alone writes (launch.py)."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -184,16 +185,25 @@ def train_variant(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: i
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, **quantization_args(cfg))
     args = sft_config(cfg, out_dir, seed)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(to_conversations(rows)),
-                         processing_class=tok, peft_config=lora_config(cfg))
+                         processing_class=tok, peft_config=lora_config(cfg), callbacks=list(callbacks))
     result = trainer.train()
-    form = save_model(trainer.model, out_dir, saved_as(cfg.method, cfg.save_as))
-    tok.save_pretrained(out_dir)
-    shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    form, main = saved_as(cfg.method, cfg.save_as), trainer.args.should_save  # should_save: the main process
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:  # sharded weights: every process helps gather
+        from workbench.stages.finetune.launch import save_gathered
+
+        save_gathered(trainer, out_dir, form, cfg.method)
+    elif main:
+        save_model(trainer.model, out_dir, form)
     log = [e for e in trainer.state.log_history if "loss" in e]
+    processes = trainer.args.world_size
     summary = {"examples": len(rows), "steps": trainer.state.global_step, "train_loss": result.training_loss,
                "seconds": result.metrics.get("train_runtime"), "base_model": base_model, "saved_as": form,
-               "log": log}
-    write_json(out_dir / TRAIN_SUMMARY, {k: v for k, v in summary.items() if k != "log"})
+               "processes": processes, "effective_batch": processes * cfg.batch_size * cfg.grad_accum, "log": log}
+    if main:
+        tok.save_pretrained(out_dir)
+        shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+        write_json(out_dir / TRAIN_SUMMARY, {k: v for k, v in summary.items() if k != "log"})
+    trainer.accelerator.wait_for_everyone()  # no process reports the model saved before it is
     return summary
 
 
