@@ -202,7 +202,7 @@ class Generator:
         sides), cached and counted like generation: a loss is a pure function of the model and
         the tokens, so a resumed 04_difficulty does not recompute it."""
         if not hasattr(self.backend, "continuation_losses"):
-            raise BackendError(f"{self.model_id} cannot score token losses; IFD needs a local model (embedded or hf:...)")
+            raise BackendError(f"{self.model_id} cannot score token losses; IFD needs a local model (embedded, hf:... or vllm:...)")
         requests = [([{"role": "context", "content": json.dumps(c)}, {"role": "continuation", "content": json.dumps(a)}],
                      _LOSS, 0, "loss") for c, a in zip(contexts, continuations)]
 

@@ -67,8 +67,8 @@ def run(st, cfg: Config) -> Result:
     rows, source = st.latest_dataset()
     rows = st.capped(sorted(rows, key=lambda r: (r["round"], r["id"])))
     ifd_name = cfg.ifd_model or st.run["model"]
-    if cfg.ifd and parse_model_string(ifd_name)[0] == "openai":
-        raise ValueError(f"difficulty.ifd_model must be a local model (embedded or hf:...), got {ifd_name!r}")
+    if cfg.ifd and parse_model_string(ifd_name)[0] in ("openai", "openai-batch"):
+        raise ValueError(f"difficulty.ifd_model must be a local model (embedded, hf:... or vllm:...), got {ifd_name!r}")
     judge = st.generator(cfg.judge_model)
     report, load_stats, summary = None, None, ""
     if cfg.validate:
