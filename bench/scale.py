@@ -11,6 +11,7 @@ occasional 429s (Retry-After) and 500s. Two runs of `workbench run`, each with a
      for calls already answered before the kill (repeated_calls).
 
     python bench/scale.py [--items 50000] [--concurrency 64] [--latency-ms 200] [--jitter-ms 50]
+    python bench/scale.py --paper [--scale 1.0]      # the paper's shape, every stage: bench/scale_paper.py
 Last line: items=… wall_s=… overhead_ms_per_item=… peak_rss_gib=… cache_gib=… resumed_identical=…
 """
 
@@ -236,7 +237,12 @@ def records_digest(run_dir: Path) -> str:
 
 
 def main() -> None:
+    if "--paper" in sys.argv[1:]:  # the paper's shape, every stage: its own driver and options
+        import scale_paper
+        return scale_paper.main(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paper", action="store_true", help="52K seeds x 4 rounds, stages 01-07: bench/scale_paper.py "
+                    "(its options: --scale F, --concurrency, --latency-ms, ...)")
     ap.add_argument("--items", type=int, default=50_000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--latency-ms", type=float, default=200)
