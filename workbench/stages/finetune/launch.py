@@ -100,7 +100,7 @@ def launch_command(inputs: Path, cfg, cuda: bool | None = None) -> list[str]:
             cmd += ["--multi_gpu"]
         elif not cuda:
             cmd += ["--cpu"]
-    return cmd + ["-m", "workbench.stages.finetune.launch", str(inputs)]
+    return cmd + ["-m", __spec__.name, str(inputs)]  # this module, also when it runs as __main__
 
 
 def train_launched(rows: list[dict], base_model: str, out_dir: Path, cfg, seed: int, folder: Path,
