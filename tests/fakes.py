@@ -40,3 +40,19 @@ def scripted_model(prompt: str) -> str:
     if "DEGEN" in prompt:
         return "the and of ..."
     return "A careful answer " + "with detail " * 10
+
+
+def note_taker(notes: list):
+    """A progress tracker class that also takes notes, like the runner's progress line:
+    what a generator shows about servers and batches lands in `notes`."""
+    class Tracker:
+        def begin(self, task, total):
+            pass
+
+        def update(self, **counts):
+            pass
+
+        def note(self, text):
+            notes.append(text)
+
+    return Tracker

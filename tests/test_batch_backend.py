@@ -7,6 +7,7 @@ import math
 
 import pytest
 from batch_stub import BatchStub
+from fakes import note_taker
 from openai_stub import obliging_reply
 from stage_fixtures import make_stage
 
@@ -43,20 +44,9 @@ def _records(tmp_path):
 
 def test_a_phase_is_one_batch_and_results_are_matched_by_custom_id(tmp_path):
     notes = []
-
-    class Tracker:
-        def begin(self, task, total):
-            pass
-
-        def update(self, **counts):
-            pass
-
-        def note(self, text):
-            notes.append(text)
-
     with BatchStub() as stub:
         gen = get_generator(f"openai-batch:m@{stub.url}", RUN, tmp_path / "responses.sqlite",
-                            stage_dir=tmp_path / "stage", tracker=Tracker)
+                            stage_dir=tmp_path / "stage", tracker=note_taker(notes))
         prompts = _prompts(12) + _prompts(1)  # a repeated prompt is one line, answered twice
         outs = gen.generate(prompts, GEN)
         assert [c.text for c in outs] == _answers(12) + _answers(1)

@@ -7,6 +7,7 @@ import socket
 import time
 
 import pytest
+from fakes import note_taker
 from openai_stub import StubServer, obliging_reply
 
 from workbench.core.run_folder import RunFolder
@@ -37,21 +38,6 @@ def _free_port_url() -> str:
 
 def _rating_logprobs(body):
     return [("7", -0.1, [("7", -0.1), ("8", -2.5)])], "stop"
-
-
-def _note_taker(notes: list):
-    """A progress tracker that also takes notes, like the runner's progress line."""
-    class Tracker:
-        def begin(self, task, total):
-            pass
-
-        def update(self, **counts):
-            pass
-
-        def note(self, text):
-            notes.append(text)
-
-    return Tracker
 
 
 # -- the cache keys on the model, not on the servers ------------------------------------------
@@ -127,7 +113,7 @@ def test_a_dead_server_gets_a_few_attempts_and_the_live_one_does_the_rest(tmp_pa
     dead, shown = _free_port_url(), []
     with StubServer() as live:
         gen = get_generator(f"openai:m@{live.url},{dead}", RUN, tmp_path / "responses.sqlite",
-                            tracker=_note_taker(shown))
+                            tracker=note_taker(shown))
         outs = gen.generate(_prompts(24), GEN)
         assert all(c.ok for c in outs), [c.error for c in outs if not c.ok]
         assert [c.text for c in outs] == [obliging_reply(f"question {i}") for i in range(24)]
