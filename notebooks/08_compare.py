@@ -76,3 +76,19 @@ runs.diversity_metrics().show()
 
 # %%
 runs.win_rates().show()
+
+# %% [markdown]
+# ## Difficulty of each run's data, at equal n
+# The paper's figure: the share of each run's rows at every judge score 1–10, with 95% Wilson
+# intervals. Every run is drawn at the same n — a seeded sample down to the smallest run's
+# count of scored rows (the title says which n) — since shares from runs of different sizes
+# carry different noise. Judge scores may be expected values: they are binned by rounding half
+# up (6.5 counts as 7). To put human-written sets beside the evolved data, run each as its own
+# run with `evolve.rounds: 0` (e.g. `--set evolve.rounds=0 --set seed.source=alpaca.json`): its
+# seeds are its dataset, and 04_difficulty scores them like any other. Every legend entry says
+# whether its judge was validated against human labels; one that was not is a number, not
+# evidence. The table gives each run's n, mean score and share of hard rows (8 and above).
+
+# %%
+runs.difficulty_distributions().show()
+runs.difficulty_table()

@@ -119,3 +119,15 @@ def test_compare_notebook_with_no_runs_prints_why_from_another_folder(tmp_path):
     pm.execute_notebook(str(nb), str(nb), parameters={"outputs": str(tmp_path / "empty")}, kernel_name="python3",
                         progress_bar=False, cwd=str(tmp_path))
     assert "no runs to compare: none found in the latest runs under" in nb.read_text()
+
+
+def test_difficulty_distributions_name_runs_whose_04_wrote_no_records(tmp_path):
+    # fake_run writes 04's stats but not its records: nothing to draw, and each run says why
+    runs_ = CMP.load(CMP.Config(run_dirs=(str(fake_run(tmp_path, "a", 1, 0.7, [3.0], 0.5)),
+                                          str(fake_run(tmp_path, "b", 2, 0.7, [3.0], 0.5)))), log=lambda m: None)
+    fig = runs_.difficulty_distributions()
+    assert len(fig.data) == 0 and fig.layout.showlegend is True
+    assert "evolve.rounds=1: no 04_difficulty scores (04_difficulty/records.jsonl not found" in annotations(fig)
+    table = runs_.difficulty_table()
+    assert list(table["run"]) == ["evolve.rounds=1", "evolve.rounds=2"] and table["n"].isna().all()
+    assert list(table["judge"]) == ["not validated"] * 2  # 04 stats without a validation report: the verdict alone

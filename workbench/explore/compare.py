@@ -3,6 +3,7 @@
     runs = load(Config(sweep_dir="", run_dirs=(), latest=4, outputs=""))   # prints what it compares
     runs.table()                           # one row per run, labelled by the params that differ
     runs.difficulty_by_round().show()
+    runs.difficulty_distributions().show()  # every run's judge scores at equal n (difficulty_compare.py)
 
 Everything is read through RunFolder from the run folders' stats files; a run that lacks a
 stage simply has no line in that figure. Paths resolve from the project folder, never from
@@ -78,6 +79,21 @@ class Comparison:
 
     def win_rates(self, pair: str = "evolved_vs_seeds") -> go.Figure:
         return win_rates(self.summaries, self.labels, pair)
+
+    def difficulty_distributions(self, n: int | None = None, seed: int = 0) -> go.Figure:
+        """Judge-score shares per run at equal n (difficulty_compare.py): evolved vs human-written sets."""
+        from workbench.explore import difficulty_compare as DC
+
+        return DC.difficulty_distributions(self.summaries, self.labels, n, seed)
+
+    def difficulty_table(self, n: int | None = None, seed: int = 0):
+        """Per run: n used, mean judge score (95% CI), share >= 8 (95% Wilson), the judge's verdict."""
+        import pandas as pd
+
+        from workbench.explore import difficulty_compare as DC
+
+        rows = DC.difficulty_table(self.summaries, self.labels, n, seed)
+        return pd.DataFrame(rows, columns=DC.TABLE_COLUMNS).astype({"scored": "Int64", "n": "Int64"})
 
 
 def load(cfg: Config, log=print) -> Comparison:

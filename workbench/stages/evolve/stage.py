@@ -268,7 +268,7 @@ def unchecked_banner(stats: dict) -> str:
     """One line on how many kept evolutions no judge checked for information gain."""
     share = stats.get("unchecked_kept_share")
     if share is None:
-        return "no evolution was kept"
+        return "no evolution was kept" if stats.get("attempts") else f"no evolution attempted ({stats.get('rounds')} rounds)"
     return (f"{'WARNING: ' if share > 0.2 else ''}{stats['unchecked_kept']} of "
             f"{stats['status'].get('kept', 0)} kept evolutions ({share:.0%}) were never checked for "
             f"information gain (no readable Equal / Not Equal verdict, or the rule is off)")
