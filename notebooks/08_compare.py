@@ -92,3 +92,21 @@ runs.win_rates().show()
 # %%
 runs.difficulty_distributions().show()
 runs.difficulty_table()
+
+# %% [markdown]
+# ## Human ratings beside the judge
+# Where people rated a run's 07_evaluate answers blind (`notebooks/09_human_eval.py`), each
+# run's table puts the humans' win / tie / loss per pair (one outcome per item, the majority of
+# its raters) beside the judge's on the same items, with 95% Wilson intervals; then how often the
+# judge agrees with the humans (with ties, and without), and how far the raters agree with each
+# other (Krippendorff's alpha, ordinal). The judge's win rate above carries as far as it agrees
+# with the humans here; an alpha near 0 means the raters disagree among themselves, and then the
+# human outcome is weak evidence too. A run nobody has rated yet says so.
+
+# %%
+from workbench.explore import agreement as AG
+
+for d, label in zip(runs.dirs, runs.labels):
+    print(f"{label} ({d.name})")
+    display(AG.side_by_side(d))  # noqa: F821
+    AG.side_by_side_figure(d).show()

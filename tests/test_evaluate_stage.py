@@ -59,5 +59,6 @@ def test_run_on_a_run_folder_writes_results_and_samples_by_role(tmp_path):
     assert overall["win"] == 6 and overall["loss"] == 0  # the judge prefers "good" in both orders
     assert {it["bucket"] for it in res.samples} == {"easy", "medium", "hard"}  # n spread over buckets
     assert len(read_jsonl(st.folder.file("eval_samples"))) == 6
-    assert [name for name, _ in EVS.figures(results)] == ["hf:good_vs_hf:bad_by_bucket", "hf:good_vs_hf:bad_by_skill"]
+    assert [name for name, _ in EVS.figures(results)] == ["hf:good_vs_hf:bad_by_bucket", "hf:good_vs_hf:bad_by_skill",
+                                                          "capacity_hf:good"]
     assert read_json(st.path("stats.json"))["claims"] == results["claims"]

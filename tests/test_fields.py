@@ -93,7 +93,8 @@ def test_eval_items_keep_workbench_checks_and_name_the_id_in_a_bad_spec(write_li
 def test_csv_and_json_eval_sets(tmp_path):
     (tmp_path / "e.csv").write_text("\ufeffid,instruction,difficulty\nx1,Name a river.,3\n", encoding="utf-8")
     items, _ = load_eval_items(str(tmp_path / "e.csv"))
-    assert items == [{"id": "x1", "instruction": "Name a river.", "input": "", "skill": None, "difficulty": 3, "checks": []}]
+    assert items == [{"id": "x1", "instruction": "Name a river.", "input": "", "skill": None, "difficulty": 3, "checks": [],
+                      "turns": ["Name a river."], "reference": None}]
     (tmp_path / "e.json").write_text(json.dumps([{"prompt": "P?"}]), encoding="utf-8")
     assert load_eval_items(str(tmp_path / "e.json"), instruction_field="prompt")[0][0]["instruction"] == "P?"
 

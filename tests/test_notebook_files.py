@@ -62,7 +62,7 @@ def test_saving_every_notebook_in_jupyterlab_leaves_it_byte_identical(tmp_path):
     root = project_copy(tmp_path)
     lab_save(root, [f"notebooks/{p.name}" for p in NOTEBOOKS], installed_kernelspec())
     changed = [p.name for p in NOTEBOOKS if (root / "notebooks" / p.name).read_bytes() != p.read_bytes()]
-    assert len(NOTEBOOKS) == 9 and changed == []
+    assert len(NOTEBOOKS) == 10 and changed == []
 
 
 def test_the_save_check_sees_a_header_jupyterlab_would_rewrite(tmp_path):

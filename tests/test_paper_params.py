@@ -16,6 +16,7 @@ def test_paper_params_are_the_papers():
     assert ev["reanswer_seeds"] and ev["answer_top_p"] == 1.0 and ev["answer_temperature"] == 1.0
     assert (ft["method"], ft["epochs"], ft["learning_rate"], ft["max_length"]) == ("full", 3.0, 2e-5, 2048)
     assert ft["batch_size"] * ft["grad_accum"] == 64 and not ft["equal_size"]
+    assert p["evaluate"]["protocol"] == "scores"  # Vicuna's pairwise scoring, which the paper used
 
 
 def test_the_elimination_is_the_papers_four_rules_and_nothing_cuts_an_evolution_short():

@@ -117,6 +117,10 @@ def test_stages_check_their_inputs_before_any_work(tmp_path):
     assert runs.select_stages("07_evaluate") == ["07_evaluate"]  # an eval set and models: nothing from the run
     with pytest.raises(P.ParamsError, match="unknown stage '00_explore'"):
         runs.select_stages("00_explore")  # interactive: never run by the runner
+    with pytest.raises(P.ParamsError, match="unknown stage '09_human_eval'"):
+        runs.select_stages("09_human_eval")
+    assert {s.name for s in STAGES if s.interactive} == {"00_explore", "08_compare", "09_human_eval"}
+    assert not {s.name for s in pipeline()} & {"00_explore", "08_compare", "09_human_eval"}
 
 
 def test_environment_names_each_package_off_the_constraints(tmp_path):

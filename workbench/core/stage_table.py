@@ -77,7 +77,9 @@ STAGES: tuple[StageSpec, ...] = (
               doc="SFT of dataset variants"),
     StageSpec("07_evaluate", writes=(("eval_results", "results.json"), ("eval_samples", "samples.jsonl")),
               doc="candidates answer, judges compare"),
-    StageSpec("08_compare", interactive=True, doc="runs side by side"),
+    StageSpec("08_compare", interactive=True, doc="runs side by side, human ratings beside the judge"),
+    # ratings go to 07_evaluate/, beside the samples they rate (explore/human_ratings.py)
+    StageSpec("09_human_eval", interactive=True, doc="blind human rating of 07's answers, 1-5, per rater, resumable"),
 )
 RUN_FILES = {"curation": "curation.jsonl"}  # run-level files: marks made in 00_explore, append-only
 

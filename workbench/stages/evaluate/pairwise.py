@@ -1,6 +1,9 @@
 """Judging candidates the way the paper did: pairwise, in both orders, by difficulty bucket.
 
-A pairwise verdict is asked twice, with the replies swapped. Per item, for the first candidate:
+What the judge is asked and how its reply is read is protocols.py (verdict, rationale, scores);
+this module turns the verdicts into outcomes and the outcomes into figures.
+A pairwise verdict is asked twice, with the replies swapped. Per judging unit (an item's turn),
+for the first candidate:
   win / loss     both orders agree on it
   tie            both orders say Tie
   undetermined   the orders disagree, or a verdict is unreadable (too little probability on
@@ -8,7 +11,8 @@ A pairwise verdict is asked twice, with the replies swapped. Per item, for the f
   error          an answer or a judge call failed: recorded with its reason, never judged
 Win rate is wins / (wins + losses) over decided items with a Wilson 95% interval and a
 two-sided sign test. The headline is "undetermined" when the judge is uninformative: order
-consistency below 0.5, or more than half the items undetermined or in error.
+consistency below 0.5, or more than half the units undetermined or in error. Every unit counts
+once, so a 2-turn item weighs twice overall; by_turn shows each turn on its own.
 Buckets by human difficulty label: easy < 5, medium 5 to < 8, hard >= 8 (the paper's hard).
 """
 
@@ -17,9 +21,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from workbench.core import templates
-from workbench.core.records import full_text
-from workbench.core.stats import sign_test, verdict, wilson
+from workbench.core.stats import mean_ci, sign_test, verdict, wilson
+from workbench.stages.evaluate.eval_sets import item_turns
 
 VERDICTS = ["A", "B", "Tie"]
 BUCKETS = (("easy", float("-inf"), 5), ("medium", 5, 8), ("hard", 8, float("inf")))
@@ -35,13 +38,17 @@ def bucket(difficulty) -> str:
 
 
 def pairwise_prompt(item: dict, answer_a: str, answer_b: str) -> list[dict]:
-    text = templates.load("pairwise_judge").render(question=full_text(item), answer_a=answer_a, answer_b=answer_b)
-    return [{"role": "user", "content": text}]
+    """The bare-verdict prompt of a single-turn item (judge_prompts.pair_messages does any unit)."""
+    from workbench.stages.evaluate.judge_prompts import pair_messages
+
+    return pair_messages(item, 0, [answer_a], [answer_b], "verdict")
 
 
 def single_prompt(item: dict, answer: str) -> list[dict]:
-    text = templates.load("single_judge").render(question=full_text(item), answer=answer)
-    return [{"role": "user", "content": text}]
+    """The bare-rating prompt of a single-turn item (judge_prompts.single_messages does any unit)."""
+    from workbench.stages.evaluate.judge_prompts import single_messages
+
+    return single_messages(item, 0, [answer], "verdict")
 
 
 def parse_pair_verdict(text: str | None) -> str | None:
@@ -84,36 +91,12 @@ def combine_orders(first_order: str | None, second_order: str | None) -> str:
 
 
 def judge_pairs(items: list[dict], answers_1: list, answers_2: list, judge, mode: str = "auto",
-                min_mass: float = 0.5) -> list[dict]:
-    """Both orders for every item -> [{order_1, order_2, outcome, error?}] for candidate 1.
-    An answer that is None (its call failed) makes the item an error without a judge call."""
-    from workbench.llm import GenParams
+                min_mass: float = 0.5, **options) -> list[dict]:
+    """protocols.judge_pairs (one judgment per judging unit), under its older address."""
+    # imported here: protocols reads verdicts with this module's functions
+    from workbench.stages.evaluate import protocols
 
-    live = [i for i in range(len(items)) if answers_1[i] is not None and answers_2[i] is not None]
-    p1 = [pairwise_prompt(items[i], answers_1[i], answers_2[i]) for i in live]
-    p2 = [pairwise_prompt(items[i], answers_2[i], answers_1[i]) for i in live]
-    raw1: list = [None] * len(live)
-    raw2: list = [None] * len(live)
-    errors: dict[int, str] = {}
-    probs1 = judge.choice_probs(p1, VERDICTS) if mode in ("auto", "probs") else [None] * len(live)
-    probs2 = judge.choice_probs(p2, VERDICTS) if mode in ("auto", "probs") else [None] * len(live)
-    v1 = [verdict_from_probs(p, min_mass) for p in probs1]
-    v2 = [verdict_from_probs(p, min_mass) for p in probs2]
-    if mode == "parsed" or (mode == "auto" and all(p is None for p in probs1 + probs2)):
-        g = GenParams(max_new_tokens=8)
-        for k, (c1, c2) in enumerate(zip(judge.generate(p1, g), judge.generate(p2, g))):
-            raw1[k], raw2[k] = c1.text, c2.text
-            v1[k], v2[k] = parse_pair_verdict(c1.text), parse_pair_verdict(c2.text)
-            if not (c1.ok and c2.ok):
-                errors[k] = f"judge call failed: {c1.error or c2.error}"
-    out = [{"order_1": None, "order_2": None, "outcome": "error", "error": "an answer call failed"}
-           for _ in items]
-    for k, i in enumerate(live):
-        out[i] = {"order_1": v1[k], "order_2": v2[k], "raw_1": raw1[k], "raw_2": raw2[k],
-                  "outcome": "error" if k in errors else combine_orders(v1[k], v2[k])}
-        if k in errors:
-            out[i]["error"] = errors[k]
-    return out
+    return protocols.judge_pairs(items, answers_1, answers_2, judge, mode, min_mass, **options)
 
 
 def summary(outcomes: list[str]) -> dict:
@@ -131,19 +114,55 @@ def summary(outcomes: list[str]) -> dict:
                 order_consistency=consistency, headline=rate if informative else "undetermined")
 
 
-def aggregate(items: list[dict], outcomes: list[str]) -> dict:
+def _turn_numbers(items: list[dict], turns: list[int] | None) -> list[int] | None:
+    """Each unit's 1-based turn when any item has more than one turn (then by_turn is reported),
+    else None. Multi-turn units without their turn numbers cannot be told apart: an error."""
+    if not any(len(item_turns(it)) > 1 for it in items):
+        return None
+    if turns is None or len(turns) != len(items):
+        raise ValueError("multi-turn items: pass each unit's turn number (turns=[judgment['turn'], ...])")
+    return turns
+
+
+def _by_turn(turns: list[int], values: list, summarise) -> dict:
+    groups: dict = defaultdict(list)
+    for t, v in zip(turns, values):
+        groups[t].append(v)
+    return {str(t): summarise(groups[t]) for t in sorted(groups)}
+
+
+def aggregate(items: list[dict], outcomes: list[str], turns: list[int] | None = None) -> dict:
+    """Outcomes of judging units -> {overall, status, by_skill, by_bucket[, by_turn]}. items[k]
+    is unit k's item (a 2-turn item appears twice), turns[k] its 1-based turn; by_turn
+    ({"1": summary, "2": ...}) is there when any item has more than one turn."""
     by_skill: dict = defaultdict(list)
     by_bucket: dict = defaultdict(list)
     for item, o in zip(items, outcomes):
         by_skill[item.get("skill") or "unlabelled"].append(o)
         by_bucket[bucket(item.get("difficulty"))].append(o)
     overall = summary(outcomes)
-    return {
+    out = {
         "overall": overall,
         "status": "determined" if overall["headline"] != "undetermined" else "undetermined",
         "by_skill": {k: summary(v) for k, v in sorted(by_skill.items())},
         "by_bucket": {k: summary(by_bucket[k]) for k in [b[0] for b in BUCKETS] + ["unlabelled"] if k in by_bucket},
     }
+    numbers = _turn_numbers(items, turns)
+    if numbers is not None:
+        out["by_turn"] = _by_turn(numbers, outcomes, summary)
+    return out
+
+
+def rating_summary(items: list[dict], ratings: list, turns: list[int] | None = None) -> dict:
+    """Single grades of judging units (None where there is none) -> {overall, nulls, by_bucket
+    (every bucket, mean_ci each)[, by_turn]}; items and turns per unit as in aggregate."""
+    out = {"overall": mean_ci(ratings), "nulls": sum(r is None for r in ratings),
+           "by_bucket": {b: mean_ci([r for r, it in zip(ratings, items) if bucket(it.get("difficulty")) == b])
+                         for b, *_ in BUCKETS}}
+    numbers = _turn_numbers(items, turns)
+    if numbers is not None:
+        out["by_turn"] = _by_turn(numbers, ratings, mean_ci)
+    return out
 
 
 def claim_beats(name: str, result: dict) -> dict:
