@@ -173,3 +173,75 @@ def test_sft_trainer_takes_the_exports_as_they_are_and_masks_the_prompt_like_06(
         masked[fmt] = [sum(x == -100 for x in row["labels"]) for row in trainer.train_dataset]
     assert all(n > 0 for n in masked["prompt_completion"]) and masked["hf"] == masked["prompt_completion"]
     assert all(n == 0 for n in masked["messages"])
+
+
+@pytest.mark.parametrize("fmt", ["hf", "jsonl", "alpaca", "sharegpt", "messages", "parquet"])
+def test_the_trainer_configs_pass_the_trainers_schemas_on_the_rows(tmp_path, fmt):
+    from workbench.export.trainer_schema import axolotl_errors, llama_factory_errors
+
+    run_dir = make_run(tmp_path)
+    add_non_latin_rows(run_dir)
+    written = export(run_dir, fmt, tmp_path / fmt)["trainer_configs"]
+    assert "axolotl.yaml" in written and ("dataset_info.json" in written) == (fmt != "hf")
+    assert axolotl_errors(tmp_path / fmt) == []
+    if fmt != "hf":
+        assert llama_factory_errors(tmp_path / fmt) == []
+
+
+def test_a_wrong_column_mapping_or_a_missing_file_is_reported(tmp_path):
+    from workbench.export.trainer_schema import axolotl_errors, llama_factory_errors
+
+    run_dir = make_run(tmp_path)
+    for fmt in ("alpaca", "messages"):
+        export(run_dir, fmt, tmp_path / fmt)
+    info_path = tmp_path / "alpaca" / "dataset_info.json"
+    info = json.loads(info_path.read_text())
+    info["evol_instruct"]["columns"]["response"] = "answer"  # alpaca.json has `output`
+    info_path.write_text(json.dumps(info))
+    errors = llama_factory_errors(tmp_path / "alpaca")
+    assert errors and all("'answer' (response)" in e for e in errors) and "alpaca.json row 0" in errors[0]
+    info["evol_instruct"]["columns"] = {"instruction": "instruction"}  # not a LLaMA-Factory column name
+    info_path.write_text(json.dumps(info))
+    assert any("'instruction' is not a alpaca column" in e for e in llama_factory_errors(tmp_path / "alpaca"))
+
+    ax_path = tmp_path / "messages" / "axolotl.yaml"
+    config = yaml.safe_load(ax_path.read_text())
+    config["datasets"][0]["field_messages"] = "conversations"  # messages.jsonl has `messages`
+    ax_path.write_text(yaml.safe_dump(config))
+    assert any("field_messages 'conversations'" in e for e in axolotl_errors(tmp_path / "messages"))
+    info_lf = json.loads((tmp_path / "messages" / "dataset_info.json").read_text())
+    info_lf["evol_instruct"]["tags"]["user_tag"] = "human"  # the file's turns say `user`
+    (tmp_path / "messages" / "dataset_info.json").write_text(json.dumps(info_lf))
+    assert any("turn 0: 'role' is 'user'" in e for e in llama_factory_errors(tmp_path / "messages"))
+
+    (tmp_path / "messages" / "messages.jsonl").unlink()
+    assert any("not found" in e for e in llama_factory_errors(tmp_path / "messages"))
+    assert any("does not exist" in e for e in axolotl_errors(tmp_path / "messages"))
+    ax_path.unlink()
+    assert axolotl_errors(tmp_path / "messages")[0].startswith("axolotl.yaml:")
+    info_path.unlink()
+    assert llama_factory_errors(tmp_path / "alpaca")[0].startswith("dataset_info.json:")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_unanswered_rows_get_no_trainer_config_and_the_card_says_why(tmp_path, fmt):
+    run_dir = make_run(tmp_path)
+    path = run_dir / "02_evolve" / "dataset.jsonl"
+    write_jsonl(path, read_jsonl(path) + [new_seed("Describe a sunset.", model="hf:teacher")])
+    summary = export(run_dir, fmt, tmp_path / fmt)
+    assert summary["rows_written"] == 5 and summary["trainer_configs"] == []
+    assert not (tmp_path / fmt / "dataset_info.json").exists() and not (tmp_path / fmt / "axolotl.yaml").exists()
+    card = (tmp_path / fmt / "README.md").read_text()
+    assert "1 rows have no response, so no trainer config was written" in card
+    assert "llamafactory-cli train" not in card and "axolotl train" not in card
+    # a training format leaves the row out, and so keeps its configs
+    assert export(run_dir, "alpaca", tmp_path / "alpaca")["trainer_configs"] == ["dataset_info.json", "axolotl.yaml"]
+
+
+def test_the_card_gives_each_trainers_command(tmp_path):
+    run_dir = make_run(tmp_path)
+    export(run_dir, "messages", tmp_path / "m")
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert f"`dataset_dir: {(tmp_path / 'm').resolve()}`" in card or f"`dataset_dir: {tmp_path / 'm'}`" in card
+    assert "`dataset: evol_instruct`" in card and "then `llamafactory-cli train <yaml>`" in card
+    assert "then `axolotl train <yaml>`" in card

@@ -141,7 +141,11 @@ def export(
     allow_incomplete: Annotated[bool, typer.Option("--allow-incomplete", help="export even if a stage failed or "
                                                    "the dataset is empty; the card says so")] = False,
     push_to_hub: Annotated[str | None, typer.Option("--push-to-hub", metavar="OWNER/NAME",
-                                                    help="then upload the folder to this hub dataset repo")] = None,
+                                                    help="then upload the files this export wrote to this hub "
+                                                         "dataset repo (token: HF_TOKEN or `hf auth login`)")] = None,
+    push_models: Annotated[bool, typer.Option("--push-models", help="with --push-to-hub: also each model 06_finetune "
+                                              "tuned, with its model card, to OWNER/NAME-<variant>")] = False,
+    private: Annotated[bool, typer.Option("--private", help="with --push-to-hub: create the repos private")] = False,
     min_margin: Annotated[float, typer.Option("--min-margin", help="preference: the least score margin "
                                               "between chosen and rejected")] = 1.0,
 ):
@@ -150,13 +154,16 @@ def export(
     from workbench.export.run_export import ExportError
     from workbench.export.run_export import export as export_run
 
+    if (push_models or private) and not push_to_hub:
+        _fail("--push-models and --private go with --push-to-hub OWNER/NAME")
     if format_ == "preference":
         from workbench.export.preference import PreferenceError, export_preferences, summary_line
 
         try:
-            typer.echo(summary_line(export_preferences(run_dir, out, min_margin), out))
+            summary = export_preferences(run_dir, out, min_margin)
         except (PreferenceError, BadLineError) as e:
             _fail(str(e))
+        typer.echo(summary_line(summary, out))
     else:
         try:
             summary = export_run(run_dir, format_, out, selection, allow_incomplete)
@@ -167,11 +174,12 @@ def export(
         extra = ", ".join(["README.md", *summary["trainer_configs"]])
         typer.echo(f"{summary['rows_written']} rows from {summary['source']} -> {out / summary['file']} (+ {extra})")
     if push_to_hub:
-        from workbench.export.run_export import PushError
-        from workbench.export.run_export import push_to_hub as push
+        from workbench.export.hub import PushError
+        from workbench.export.hub import push_to_hub as push
 
         try:
-            typer.echo(f"pushed to {push(out, push_to_hub)}")
+            for url in push(out, push_to_hub, summary["files"], run_dir if push_models else None, private):
+                typer.echo(f"pushed to {url}")
         except PushError as e:
             _fail(str(e), code=1)
 

@@ -18,7 +18,7 @@ from huggingface_hub import DatasetCard
 from workbench.core.run_folder import FILES, STATS, RunFolder
 from workbench.export.card_data import card_data, languages, reference_sections
 from workbench.export.formats import LOADING
-from workbench.export.trainer_configs import trainer_notes
+from workbench.export.trainer_configs import trainer_notes, unanswered
 
 NOT_RECORDED = "not recorded"
 ATTEMPTS, EVOLVE_STATS, FILTER_STATS = FILES["attempts"], f"02_evolve/{STATS}", f"03_filter/{STATS}"
@@ -118,7 +118,7 @@ def dataset_card(run_dir: Path, rows: list[dict], summary: dict, written: list[d
                      "training format.\n")
     parts += [
         reference_sections(fmt, written),
-        trainer_notes(fmt, Path(summary.get("out") or ".")),
+        trainer_notes(fmt, Path(summary.get("out") or "."), unanswered(written)),
         "## Provenance\n",
         _table(("field", "value"), [
             ("run id", f"`{run_id}`"), ("created", manifest.get("created", NOT_RECORDED)),

@@ -77,7 +77,8 @@ def export_preferences(run_dir: Path | str, out: Path | str, min_margin: float =
     pairs, skipped = preference_pairs(samples, min_margin)
     summary = {"run_dir": str(run.path), "source": FILES["eval_samples"], "format": "preference", "file": FILE,
                "items": len(samples), "pairs": len(pairs), "left_out": dict(skipped), "min_margin": min_margin,
-               "judge": results.get("judge"), "judge_validation": results.get("judge_validation") or "not validated"}
+               "judge": results.get("judge"), "judge_validation": results.get("judge_validation") or "not validated",
+               "files": ["README.md", FILE]}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
     try:

