@@ -135,6 +135,7 @@ def test_an_uninformative_judge_leaves_every_derived_figure_undetermined(tmp_pat
     cap = res["capacity"]["candidates"]["hf:long"]
     assert res["capacity"]["source"] == "single" and cap["status"] == "undetermined"
     assert cap["overall"]["ratio"] is None and "no unit" in cap["overall"]["reason"]
+    assert cap["headline"]["statement"].startswith("undetermined: the judge gave no readable grade to 8")
     assert res["single"]["hf:long"]["nulls"] == 8
     title = EVS.figures(res)[2][1].layout.title.text
     assert "undetermined" in title

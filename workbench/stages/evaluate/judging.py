@@ -126,8 +126,8 @@ def capacity_result(unit_items: list[dict], reference: str, pair_scores: dict, s
             got = capacity(unit_items, {other: mine, reference: ref}, reference, seed=seed)
             out["threshold"] = got["threshold"]
             cand = got["candidates"][other] | {"pair": pair_name(first, second)}
-            out["candidates"][other] = cand | _status(res["status"] == "determined",
-                                                      "the judge's two orders mostly disagree on this pair")
+            out["candidates"][other] = _status(res["status"] == "determined",
+                                               "the judge's two orders mostly disagree on this pair", cand)
         if not out["candidates"]:
             out["reason"] = f"no pair compares a candidate with the reference {reference!r}"
         return out
@@ -142,13 +142,17 @@ def capacity_result(unit_items: list[dict], reference: str, pair_scores: dict, s
     for cand, res in got["candidates"].items():
         nulls = sum(g["rating"] is None for g in single[cand])
         ok = max(nulls, ref_nulls) <= len(unit_items) / 2
-        out["candidates"][cand] = res | _status(ok, f"the judge gave no readable grade to {nulls} of {cand}'s and "
-                                                    f"{ref_nulls} of {reference}'s {len(unit_items)} answers")
+        out["candidates"][cand] = _status(ok, f"the judge gave no readable grade to {nulls} of {cand}'s and "
+                                              f"{ref_nulls} of {reference}'s {len(unit_items)} answers", res)
     return out
 
 
-def _status(ok: bool, why: str) -> dict:
-    return {"status": "determined"} if ok else {"status": "undetermined", "status_reason": why}
+def _status(ok: bool, why: str, result: dict) -> dict:
+    """The candidate's capacity with its status; an undetermined one says so in its headline."""
+    if ok:
+        return result | {"status": "determined"}
+    return result | {"status": "undetermined", "status_reason": why,
+                     "headline": result["headline"] | {"statement": f"undetermined: {why}"}}
 
 
 def samples_of(items: list[dict], us: list, answers: dict, texts: dict, per_unit: dict) -> list[dict]:
