@@ -4,6 +4,7 @@ from fakes import FakeBackend
 from workbench.core.records import new_evolution, new_seed
 from workbench.llm import Generator
 from workbench.stages.evaluate import pairwise as PW
+from workbench.stages.evaluate.protocols import judge_pairs
 from workbench.stages.finetune import train as FT
 
 
@@ -69,14 +70,14 @@ def test_aggregate_by_bucket_and_skill():
 def test_judge_pairs_with_a_position_biased_judge_is_undetermined_and_failed_answers_are_errors():
     judge = Generator(FakeBackend(reply=lambda p: "A"))  # always prefers the first slot
     items = [{"instruction": "q1"}, {"instruction": "q2"}, {"instruction": "q3"}]
-    out = PW.judge_pairs(items, ["good", "good", None], ["bad", "bad", "bad"], judge, mode="parsed")
+    out = judge_pairs(items, ["good", "good", None], ["bad", "bad", "bad"], judge, mode="parsed")
     assert [o["outcome"] for o in out] == ["undetermined", "undetermined", "error"]
     assert PW.aggregate(items, [o["outcome"] for o in out])["overall"]["headline"] == "undetermined"
 
     def fair(prompt):  # prefers whichever reply says "good"
         a = prompt.split("<<Reply A>>")[1].split("<<Reply B>>")[0]
         return "A" if "good" in a else "B"
-    out = PW.judge_pairs(items[:2], ["good", "bad"], ["bad", "good"], Generator(FakeBackend(reply=fair)), mode="auto")
+    out = judge_pairs(items[:2], ["good", "bad"], ["bad", "good"], Generator(FakeBackend(reply=fair)), mode="auto")
     assert [o["outcome"] for o in out] == ["win", "loss"]
 
 

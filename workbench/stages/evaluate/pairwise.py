@@ -37,20 +37,6 @@ def bucket(difficulty) -> str:
     return next(name for name, lo, hi in BUCKETS if lo <= difficulty < hi)
 
 
-def pairwise_prompt(item: dict, answer_a: str, answer_b: str) -> list[dict]:
-    """The bare-verdict prompt of a single-turn item (judge_prompts.pair_messages does any unit)."""
-    from workbench.stages.evaluate.judge_prompts import pair_messages
-
-    return pair_messages(item, 0, [answer_a], [answer_b], "verdict")
-
-
-def single_prompt(item: dict, answer: str) -> list[dict]:
-    """The bare-rating prompt of a single-turn item (judge_prompts.single_messages does any unit)."""
-    from workbench.stages.evaluate.judge_prompts import single_messages
-
-    return single_messages(item, 0, [answer], "verdict")
-
-
 def parse_pair_verdict(text: str | None) -> str | None:
     """"A" / "B" / "Tie" from a judge reply, None if unreadable.
 
@@ -88,15 +74,6 @@ def combine_orders(first_order: str | None, second_order: str | None) -> str:
     if as_a is None or as_b is None or as_a != as_b:
         return "undetermined"
     return as_a
-
-
-def judge_pairs(items: list[dict], answers_1: list, answers_2: list, judge, mode: str = "auto",
-                min_mass: float = 0.5, **options) -> list[dict]:
-    """protocols.judge_pairs (one judgment per judging unit), under its older address."""
-    # imported here: protocols reads verdicts with this module's functions
-    from workbench.stages.evaluate import protocols
-
-    return protocols.judge_pairs(items, answers_1, answers_2, judge, mode, min_mass, **options)
 
 
 def summary(outcomes: list[str]) -> dict:
