@@ -15,12 +15,10 @@ rejected rows out and the dataset card states how many (see export.py):
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from workbench.core.io import BadLineError, iter_jsonl_numbered
+from workbench.core.io import BadLineError, append_jsonl_line, iter_jsonl_numbered
 from workbench.core.run_folder import RunFolder
 
 MARKS = ("accepted", "rejected", "unmarked")
@@ -43,13 +41,7 @@ def mark(run_dir: Path | str, record_id: str, verdict: str, note: str = "", now:
         raise CurationError(f"record id {record_id!r}: expected a non-empty string")
     entry = {"id": record_id, "mark": verdict, "note": note or "",
              "time": now or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(curation_path(run_dir), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # umask applies
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_jsonl_line(curation_path(run_dir), entry)
     return entry
 
 

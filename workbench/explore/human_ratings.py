@@ -25,15 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
-import os
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from workbench.core.io import BadLineError, iter_jsonl_numbered
+from workbench.core.io import BadLineError, append_jsonl_line, iter_jsonl_numbered
 from workbench.core.records import full_text
 from workbench.core.run_folder import FILES, MissingInputError, RunFolder
 from workbench.core.stats import wilson
@@ -127,12 +125,7 @@ def save_rating(run_dir: Path | str, rater: str, item: RatingItem, shown: list[s
            "time": now or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     path = ratings_path(run_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # umask applies
-    try:
-        os.write(fd, (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_jsonl_line(path, row)
     return row
 
 
